@@ -1,0 +1,69 @@
+"""Time in the merchant's timezone: expiry resolution and ISO 8601 rendering.
+
+Instants are stored as integer epoch seconds (lots) or milliseconds (ledger); they are shown
+in the merchant's timezone with its offset, so a lot "expiring at 23:59:59" reads that way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from store_credit.errors import InvalidInput
+
+END_OF_DAY = time(23, 59, 59)
+MAX_EXPIRY_DAYS = 36_600  # a hundred years: beyond that "never" is what the merchant means
+
+
+@lru_cache(maxsize=256)
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput.on("timezone", f"{name!r} is not an IANA timezone such as Europe/Paris") from None
+
+
+def iso(epoch_seconds: int | float, tz_name: str) -> str:
+    return datetime.fromtimestamp(epoch_seconds, zone(tz_name)).isoformat()
+
+
+def iso_ms(epoch_ms: int, tz_name: str) -> str:
+    stamp = datetime.fromtimestamp(epoch_ms // 1000, zone(tz_name)).replace(microsecond=(epoch_ms % 1000) * 1000)
+    return stamp.isoformat(timespec="milliseconds")
+
+
+def end_of_local_day(day: date, tz_name: str) -> int:
+    """23:59:59 on ``day`` in the merchant's timezone, as epoch seconds."""
+    return int(datetime.combine(day, END_OF_DAY, tzinfo=zone(tz_name)).timestamp())
+
+
+def resolve_expiry(
+    never: bool | None,
+    days: int | None,
+    on: date | None,
+    *,
+    issued_at: int,
+    tz_name: str,
+    field: str = "expires",
+) -> int | None:
+    """Turn an expiry form into epoch seconds, or None for credit that never expires.
+
+    ``days``: 23:59:59 merchant time on the Nth day after the local issue date.
+    ``on``: 23:59:59 merchant time on that date, which must not be in the past.
+    """
+    if never:
+        return None
+    if days is not None:
+        local_issue_day = datetime.fromtimestamp(issued_at, zone(tz_name)).date()
+        return end_of_local_day(local_issue_day + timedelta(days=days), tz_name)
+    if on is not None:
+        expires_at = end_of_local_day(on, tz_name)
+        if expires_at <= issued_at:
+            raise InvalidInput.on(f"{field}.on", f"{on.isoformat()} has already ended in {tz_name}")
+        return expires_at
+    return None
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

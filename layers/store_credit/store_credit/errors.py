@@ -1,0 +1,99 @@
+"""Domain errors. Each carries what the API needs to render it as problem+json.
+
+Handlers never inspect messages: they map the class (through ``http_problems``) to a response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+@dataclass
+class DomainError(Exception):
+    detail: str
+    errors: list[FieldError] = field(default_factory=list)
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __str__(self) -> str:  # shows up in logs and tracebacks
+        return f"{self.slug}: {self.detail}"
+
+
+class InvalidInput(DomainError):
+    status = 422
+    slug = "invalid-input"
+    title = "The request is not valid"
+
+    @classmethod
+    def on(cls, field_name: str, message: str) -> InvalidInput:
+        return cls(detail=f"{field_name}: {message}", errors=[FieldError(field_name, message)])
+
+
+class MissingIdempotencyKey(DomainError):
+    status = 400
+    slug = "idempotency-key-required"
+    title = "Idempotency-Key header required"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    slug = "unauthorized"
+    title = "Missing or invalid API key"
+
+
+class Forbidden(DomainError):
+    status = 403
+    slug = "forbidden"
+    title = "The API key lacks the scope this route needs"
+
+
+class NotFound(DomainError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class InsufficientCredit(DomainError):
+    status = 409
+    slug = "insufficient-credit"
+    title = "Not enough credit"
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 409
+    slug = "idempotency-key-reused"
+    title = "Idempotency-Key already used with a different request"
+
+
+class WalletBusy(DomainError):
+    """Optimistic-concurrency retries ran out; the caller may retry with the same key."""
+
+    status = 503
+    slug = "wallet-busy"
+    title = "The wallet is busy; retry with the same Idempotency-Key"
+
+
+class WriteConflict(Exception):
+    """The wallet changed between read and write (version check or TransactionConflict)."""
+
+
+@dataclass
+class IdempotentReplay(Exception):
+    """The idempotency record already exists: the first result, to answer again."""
+
+    record: IdempotencyRecord
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    request_hash: str
+    status: int
+    body: str

@@ -1,0 +1,106 @@
+"""The one place where exceptions become HTTP responses: RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
+
+from store_credit.auth import Caller
+from store_credit.errors import DomainError, FieldError
+from store_credit.idempotency import ApiResult
+from store_credit.observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://store-credit.dev/problems/"
+NOT_JSON = "is not valid JSON"
+
+
+def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldError] | None = None) -> Response:
+    body = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": [{"field": e.field, "message": e.message} for e in errors or []],
+    }
+    return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
+
+
+def _field_path(location: tuple[Any, ...]) -> str:
+    # ("body", "amount", "amount") → "amount.amount"; ("query", "limit") → "limit"
+    parts = [str(p) for p in location[1:]] if location and location[0] in {"body", "query", "path", "header"} else [str(p) for p in location]
+    return ".".join(parts) or "body"
+
+
+def validation_errors(error: RequestValidationError) -> list[FieldError]:
+    return pydantic_field_errors(error.errors())
+
+
+def pydantic_field_errors(errors: Any) -> list[FieldError]:
+    fields: list[FieldError] = []
+    for item in errors:
+        message = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
+        loc = tuple(item.get("loc", ()))
+        if item.get("type") == "json_invalid":
+            fields.append(FieldError("body", NOT_JSON))
+            continue
+        if item.get("type") == "string_type" and isinstance(item.get("input"), int | float) and loc[-1:] == ("amount",):
+            message = 'must be a decimal string such as "12.34", not a JSON number'
+        fields.append(FieldError(_field_path(loc), message))
+    return fields
+
+
+def json_result(result: ApiResult) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return Response(status_code=result.status, content_type="application/json", body=result.body, headers=headers)
+
+
+def caller(app: APIGatewayHttpResolver, scope: str) -> Caller:
+    """The merchant and scopes the Lambda authorizer attached; the route's scope is checked here."""
+    context = app.current_event.request_context.authorizer.get_lambda
+    return Caller.from_authorizer_context(context).require(scope)
+
+
+def new_resolver() -> APIGatewayHttpResolver:
+    # A response that fails its schema is our bug, never the caller's: 500, not 422.
+    app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+
+    @app.exception_handler(DomainError)
+    def _domain_error(error: DomainError) -> Response:
+        logger.info("request refused", extra={"problem": error.slug, "status": error.status})
+        response = problem(error.status, error.slug, error.title, error.detail, error.errors)
+        if error.status == 503:
+            response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response:
+        fields = validation_errors(error)
+        detail = "; ".join(f"{f.field}: {f.message}" for f in fields[:5])
+        if any(f.field == "body" and f.message == NOT_JSON for f in fields):
+            return problem(400, "malformed-json", "The body is not valid JSON", detail, fields)
+        return problem(422, "invalid-input", "The request is not valid", detail, fields)
+
+    @app.exception_handler(ResponseValidationError)
+    def _invalid_response(error: ResponseValidationError) -> Response:
+        logger.error("response failed its schema", extra={"errors": str(error.errors())[:2000]})
+        return problem(500, "internal-error", "Internal error", "the service produced an invalid response")
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response:
+        return problem(404, "not-found", "Not found", "no such route")
+
+    return app
+
+
+def not_implemented(feature: str) -> dict[str, Any]:
+    """An API Gateway proxy response for a route whose function is not built yet: an honest 501."""
+    response = problem(501, "not-implemented", "Not implemented yet", f"{feature} is not available in this release")
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": response.body,
+    }

@@ -1,0 +1,44 @@
+"""Ledger entries → ``credit.*`` events. Derived from the table's stream, so an event exists
+exactly when a ledger entry does: never for a write that did not happen, never lost for one
+that did (the stream retries; consumers de-duplicate by ``entry_id``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from store_credit.money import money_json
+from store_credit.wallet import LedgerEntry
+
+SOURCE = "store-credit"
+
+DETAIL_TYPES = {
+    "credit": "credit.issued",
+    "debit": "credit.debited",
+    "capture": "credit.captured",
+    "refund": "credit.refunded",
+    "expiry": "credit.expired",
+    "renewal": "credit.renewed",
+}
+
+
+def ledger_event(merchant_id: str, customer_id: str, entry: LedgerEntry) -> dict[str, Any] | None:
+    """The EventBridge entry (without the bus name) for a ledger entry, or None if it emits none."""
+    detail_type = DETAIL_TYPES.get(entry.type)
+    if detail_type is None:
+        return None
+    detail = {
+        "merchant_id": merchant_id,
+        "customer_id": customer_id,
+        "entry_id": entry.entry_id,
+        "type": entry.type,
+        "amount": money_json(entry.amount, entry.currency),
+        "balance_after": money_json(entry.balance_after, entry.currency),
+        "reason": entry.reason,
+        "source": entry.source,
+        "order_id": entry.order_id,
+        "notify": entry.notify,
+        "expires_at": datetime.fromtimestamp(entry.expires_at, UTC).isoformat() if entry.expires_at else None,
+        "created_at": datetime.fromtimestamp(entry.created_ms / 1000, UTC).isoformat(timespec="milliseconds"),
+    }
+    return {"Source": SOURCE, "DetailType": detail_type, "Detail": detail}

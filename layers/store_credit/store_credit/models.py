@@ -1,0 +1,274 @@
+"""Request and response models of the public API (pydantic). Money stays a decimal string here;
+``money.parse_minor`` turns it into integer minor units once the currency is known."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+from store_credit.clock import MAX_EXPIRY_DAYS
+from store_credit.errors import InvalidInput
+from store_credit.money import exponent, parse_minor
+
+Reason = Annotated[StrictStr, Field(min_length=1, max_length=50, description="Shown in the ledger; at most 50 characters.")]
+Note = Annotated[StrictStr, Field(max_length=500, description="Internal note; personal data may go here and is erased on request.")]
+CurrencyCode = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$", examples=["USD"], description="ISO 4217 code.")]
+DecimalString = Annotated[
+    StrictStr,
+    Field(pattern=r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$", max_length=40, examples=["12.34"], description="Decimal string, never a JSON number."),
+]
+Source = Literal["manual", "refund", "reward", "purchase", "renewal", "import", "goodwill"]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Money(StrictModel):
+    """``{"amount": "12.34", "currency": "USD"}`` with no more decimals than the currency has."""
+
+    amount: DecimalString
+    currency: CurrencyCode
+
+    @model_validator(mode="after")
+    def _fits_currency(self) -> Money:
+        # Raised as ValueError so pydantic reports it at this field's location.
+        try:
+            parse_minor(self.amount, self.currency, allow_zero=True, allow_negative=True)
+        except InvalidInput as error:
+            raise ValueError(error.errors[0].message) from None
+        return self
+
+    def minor(self, *, field: str = "amount", allow_zero: bool = False) -> int:
+        return parse_minor(self.amount, self.currency, field=f"{field}.amount", allow_zero=allow_zero)
+
+
+class ExpirySpec(StrictModel):
+    """Exactly one of ``never: true``, ``days: N`` or ``on: YYYY-MM-DD`` (23:59:59 merchant time)."""
+
+    never: Literal[True] | None = None
+    days: Annotated[StrictInt, Field(ge=1, le=MAX_EXPIRY_DAYS)] | None = None
+    on: date | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ExpirySpec:
+        given = [name for name in ("never", "days", "on") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError('give exactly one of {"never": true}, {"days": N} or {"on": "YYYY-MM-DD"}')
+        return self
+
+
+class Restrictions(StrictModel):
+    product_ids: Annotated[list[Annotated[StrictStr, Field(min_length=1, max_length=128)]], Field(max_length=100)] = []
+    categories: Annotated[list[Annotated[StrictStr, Field(min_length=1, max_length=128)]], Field(max_length=100)] = []
+
+
+class IssueCreditRequest(StrictModel):
+    amount: Money
+    reason: Reason
+    note: Note | None = None
+    expires: ExpirySpec | None = None
+    valid_from: AwareDatetime | None = None
+    source: Source = "manual"
+    restrictions: Restrictions | None = None
+    notify: StrictBool | None = None
+    email: Annotated[StrictStr, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    phone: Annotated[StrictStr, Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")] | None = None
+
+
+class DebitRequest(StrictModel):
+    amount: Money
+    reason: Reason
+    note: Note | None = None
+
+
+# --- responses --------------------------------------------------------------------------
+
+
+class MoneyOut(BaseModel):
+    amount: str
+    currency: str
+
+
+class LotOut(BaseModel):
+    lot_id: str
+    original: MoneyOut
+    remaining: MoneyOut
+    held: MoneyOut
+    state: Literal["active", "pending", "expired"]
+    source: str
+    issued_at: str
+    expires_at: str | None
+    valid_from: str | None
+    restrictions: Restrictions | None
+
+
+class NextExpiry(BaseModel):
+    expires_at: str
+    amount: MoneyOut
+
+
+class WalletOut(BaseModel):
+    customer_id: str
+    currency: str
+    balance: MoneyOut = Field(description="Σ lot remainders: available + held + not yet valid + expired awaiting the expiry job.")
+    available: MoneyOut
+    held: MoneyOut
+    lots: list[LotOut]
+    next_expiry: NextExpiry | None
+
+
+class TransactionOut(BaseModel):
+    id: str
+    type: str
+    amount: MoneyOut = Field(description="Signed: negative for debits.")
+    balance_after: MoneyOut
+    reason: str
+    note: str | None
+    order_id: str | None
+    source: str | None
+    lots: list[dict[str, str]]
+    expires_at: str | None
+    actor: str
+    idempotency_key: str | None
+    created_at: str
+
+
+class WalletChangeOut(BaseModel):
+    transaction: TransactionOut
+    wallet: WalletOut
+
+
+class TransactionPage(BaseModel):
+    items: list[TransactionOut]
+    next_cursor: str | None
+
+
+# --- settings -----------------------------------------------------------------------------
+
+PositiveDecimal = Annotated[StrictStr, Field(pattern=r"^(0|[1-9][0-9]*)(\.[0-9]{1,3})?$", examples=["10.00"])]
+Percent = Annotated[StrictStr, Field(pattern=r"^(100|[0-9]{1,2})(\.[0-9]{1,2})?$", examples=["5"])]
+
+
+class Notifications(StrictModel):
+    email: StrictBool = False
+
+
+class RedemptionTier(StrictModel):
+    min_order: PositiveDecimal | None = None
+    max_fixed: PositiveDecimal | None = None
+    max_percent: Percent | None = None
+
+    @model_validator(mode="after")
+    def _one_cap(self) -> RedemptionTier:
+        if (self.max_fixed is None) == (self.max_percent is None):
+            raise ValueError("give exactly one of max_fixed or max_percent")
+        return self
+
+
+class PlaceOrderRule(StrictModel):
+    type: Literal["place_order"]
+    per: PositiveDecimal
+    credit: PositiveDecimal
+    expires: ExpirySpec | None = None
+
+
+class ReferralRule(StrictModel):
+    type: Literal["referral"]
+    fixed: PositiveDecimal | None = None
+    percent: Percent | None = None
+    expires: ExpirySpec | None = None
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> ReferralRule:
+        if (self.fixed is None) == (self.percent is None):
+            raise ValueError("give exactly one of fixed or percent")
+        return self
+
+
+class MilestoneRule(StrictModel):
+    type: Literal["milestone"]
+    orders: Annotated[StrictInt, Field(ge=1)] | None = None
+    spent: PositiveDecimal | None = None
+    credit: PositiveDecimal
+    expires: ExpirySpec | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> MilestoneRule:
+        if (self.orders is None) == (self.spent is None):
+            raise ValueError("give exactly one of orders or spent")
+        return self
+
+
+EarningRule = Annotated[PlaceOrderRule | ReferralRule | MilestoneRule, Field(discriminator="type")]
+
+
+def _ascending(tiers: list[RedemptionTier]) -> None:
+    from decimal import Decimal
+
+    minimums = [Decimal(t.min_order or "0") for t in tiers]
+    if minimums != sorted(minimums) or len(set(minimums)) != len(minimums):
+        raise ValueError("redemption_limits must be in ascending order of min_order, each min_order once")
+
+
+class Settings(StrictModel):
+    """A merchant's settings, with the defaults the contract names."""
+
+    timezone: StrictStr = "UTC"
+    default_expiry: ExpirySpec | None = None
+    notifications: Notifications = Notifications()
+    apply_to_shipping: StrictBool = False
+    include_tax: StrictBool = False
+    exclude_non_discountable: StrictBool = True
+    redemption_limits: Annotated[list[RedemptionTier], Field(max_length=5)] = []
+    hold_ttl_minutes: Annotated[StrictInt, Field(ge=1, le=10_080)] = 60
+    earning_rules: Annotated[list[EarningRule], Field(max_length=20)] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        from store_credit.clock import zone
+
+        try:
+            zone(name)
+        except InvalidInput as error:
+            raise ValueError(error.errors[0].message) from None
+        return name
+
+    @field_validator("redemption_limits")
+    @classmethod
+    def _tiers_ascend(cls, tiers: list[RedemptionTier]) -> list[RedemptionTier]:
+        _ascending(tiers)
+        return tiers
+
+
+class SettingsUpdate(StrictModel):
+    """``PUT /v1/settings``: the fields given replace their value; the fields left out keep theirs.
+    ``webhook_secret`` is write-only."""
+
+    timezone: StrictStr | None = None
+    default_expiry: ExpirySpec | None = None
+    notifications: Notifications | None = None
+    apply_to_shipping: StrictBool | None = None
+    include_tax: StrictBool | None = None
+    exclude_non_discountable: StrictBool | None = None
+    redemption_limits: Annotated[list[RedemptionTier], Field(max_length=5)] | None = None
+    hold_ttl_minutes: Annotated[StrictInt, Field(ge=1, le=10_080)] | None = None
+    earning_rules: Annotated[list[EarningRule], Field(max_length=20)] | None = None
+    webhook_secret: Annotated[StrictStr, Field(min_length=16, max_length=256)] | None = None
+
+
+class SettingsOut(Settings):
+    webhook_secret_set: bool = False

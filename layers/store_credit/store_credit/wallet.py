@@ -1,0 +1,202 @@
+"""The wallet aggregate and its ledger: pure state transitions, no I/O.
+
+A wallet is (merchant, customer, currency). Its lots live inside the wallet record so one
+conditional write changes balance and lots together; every change also appends one ledger
+entry. Invariant after every transition: balance == Σ lot.remaining == Σ ledger amounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from store_credit.errors import InsufficientCredit, InvalidInput
+from store_credit.ids import ulid
+from store_credit.lots import Lot, Restrictions, spend_lots
+from store_credit.money import MAX_MINOR, format_minor
+
+EXPIRING_NOTICE_SECONDS = 7 * 24 * 3600
+DUE_SHARDS = 16  # write-sharding of the due index; the expiry job queries every shard
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    entry_id: str
+    seq: int
+    type: str  # credit | debit (later: capture, refund, expiry, renewal …)
+    amount: int  # signed minor units: + adds to the balance, - takes from it
+    balance_after: int
+    currency: str
+    reason: str
+    actor: str
+    created_ms: int
+    lots: tuple[tuple[str, int], ...] = ()  # (lot_id, signed amount) moved on each lot
+    note: str | None = None
+    idempotency_key: str | None = None
+    order_id: str | None = None
+    source: str | None = None
+    expires_at: int | None = None
+    valid_from: int | None = None
+    notify: bool | None = None
+
+
+@dataclass(frozen=True)
+class Wallet:
+    merchant_id: str
+    customer_id: str
+    currency: str
+    version: int = 0  # 0: not stored yet
+    seq: int = 0  # ledger entries written so far
+    last_entry_ms: int = 0
+    lots: dict[str, Lot] = field(default_factory=dict)
+
+    @property
+    def balance(self) -> int:
+        return sum(lot.remaining for lot in self.lots.values())
+
+    @property
+    def held(self) -> int:
+        return sum(lot.held for lot in self.lots.values())
+
+    def available(self, now: int) -> int:
+        return sum(lot.spendable(now) for lot in self.lots.values())
+
+    def due_at(self) -> int | None:
+        """Earliest instant the expiry job has work on this wallet (None: keep it off the index)."""
+        moments: list[int] = []
+        for lot in self.lots.values():
+            if lot.expires_at is None or lot.remaining == 0:
+                continue
+            moments.append(lot.expires_at)
+            if not lot.expiring_notified:
+                moments.append(lot.expires_at - EXPIRING_NOTICE_SECONDS)
+        return min(moments) if moments else None
+
+    def next_expiry(self, now: int) -> Lot | None:
+        expiring = [lot for lot in self.lots.values() if lot.expires_at is not None and lot.spendable(now) > 0]
+        return min(expiring, key=lambda lot: (lot.expires_at, lot.lot_id), default=None)
+
+
+@dataclass(frozen=True)
+class WalletChange:
+    before: Wallet
+    after: Wallet
+    entry: LedgerEntry
+
+
+def _entry_time(wallet: Wallet, now_ms: int) -> int:
+    # Strictly increasing per wallet even if a Lambda's clock runs behind another's, so
+    # the ledger's time order and its sequence order never disagree.
+    return max(now_ms, wallet.last_entry_ms + 1)
+
+
+def _advance(wallet: Wallet, lots: dict[str, Lot], created_ms: int) -> Wallet:
+    return replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
+
+
+def issue_credit(
+    wallet: Wallet,
+    *,
+    amount: int,
+    reason: str,
+    actor: str,
+    now_ms: int,
+    source: str = "manual",
+    expires_at: int | None = None,
+    valid_from: int | None = None,
+    restrictions: Restrictions = Restrictions(),
+    note: str | None = None,
+    idempotency_key: str | None = None,
+    order_id: str | None = None,
+    notify: bool | None = None,
+    entry_type: str = "credit",
+) -> WalletChange:
+    if amount <= 0:
+        raise InvalidInput.on("amount", "must be greater than zero")
+    if wallet.balance + amount > MAX_MINOR:
+        raise InvalidInput.on("amount", "the wallet balance would exceed the largest amount this service holds")
+    created_ms = _entry_time(wallet, now_ms)
+    seq = wallet.seq + 1
+    lot_id = f"lot_{seq}"
+    lot = Lot(
+        lot_id=lot_id,
+        original=amount,
+        remaining=amount,
+        issued_at=created_ms // 1000,
+        source=source,
+        expires_at=expires_at,
+        valid_from=valid_from,
+        restrictions=restrictions,
+    )
+    after = _advance(wallet, {**wallet.lots, lot_id: lot}, created_ms)
+    entry = LedgerEntry(
+        entry_id=ulid(created_ms),
+        seq=seq,
+        type=entry_type,
+        amount=amount,
+        balance_after=after.balance,
+        currency=wallet.currency,
+        reason=reason,
+        actor=actor,
+        created_ms=created_ms,
+        lots=((lot_id, amount),),
+        note=note,
+        idempotency_key=idempotency_key,
+        order_id=order_id,
+        source=source,
+        expires_at=expires_at,
+        valid_from=valid_from,
+        notify=notify,
+    )
+    return WalletChange(before=wallet, after=after, entry=entry)
+
+
+def debit(
+    wallet: Wallet,
+    *,
+    amount: int,
+    reason: str,
+    actor: str,
+    now_ms: int,
+    note: str | None = None,
+    idempotency_key: str | None = None,
+    order_id: str | None = None,
+    entry_type: str = "debit",
+) -> WalletChange:
+    """Take ``amount`` from the spendable lots, earliest-expiring first."""
+    if amount <= 0:
+        raise InvalidInput.on("amount", "must be greater than zero")
+    now = now_ms // 1000
+    available = wallet.available(now)
+    if available < amount:
+        raise InsufficientCredit(
+            detail=(
+                f"{format_minor(amount, wallet.currency)} {wallet.currency} requested, "
+                f"{format_minor(available, wallet.currency)} {wallet.currency} available"
+            )
+        )
+    plan = spend_lots(list(wallet.lots.values()), amount, now)
+    lots = dict(wallet.lots)
+    for lot_id, taken in plan:
+        lot = lots[lot_id]
+        if lot.remaining == taken:
+            del lots[lot_id]  # spent lots leave the wallet record; the ledger keeps their story
+        else:
+            lots[lot_id] = replace(lot, remaining=lot.remaining - taken)
+    created_ms = _entry_time(wallet, now_ms)
+    after = _advance(wallet, lots, created_ms)
+    entry = LedgerEntry(
+        entry_id=ulid(created_ms),
+        seq=after.seq,
+        type=entry_type,
+        amount=-amount,
+        balance_after=after.balance,
+        currency=wallet.currency,
+        reason=reason,
+        actor=actor,
+        created_ms=created_ms,
+        lots=tuple((lot_id, -taken) for lot_id, taken in plan),
+        note=note,
+        idempotency_key=idempotency_key,
+        order_id=order_id,
+    )
+    return WalletChange(before=wallet, after=after, entry=entry)

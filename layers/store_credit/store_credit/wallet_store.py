@@ -1,0 +1,557 @@
+"""The one module that talks to DynamoDB. It turns items into domain objects and back, and
+DynamoDB's errors into domain errors.
+
+Single-table layout (see README "Data model" for access patterns and capacity costs):
+
+=================================  ==================  ==============================================
+PK                                 SK                  item
+=================================  ==================  ==============================================
+``M#{merchant}#C#{customer}``      ``W#{currency}``    wallet: version, seq, balance, held, lots map
+``M#{merchant}#C#{customer}``      ``L#{ulid}``        ledger entry (append-only)
+``M#{merchant}#C#{customer}``      ``PROFILE``         email/phone, projected to ByEmail / ByPhone
+``M#{merchant}#IDEM#{key}``        ``IDEM``            idempotency record (TTL)
+``M#{merchant}``                   ``SETTINGS``        merchant settings and webhook secret
+``APIKEY#{sha256(key)}``           ``APIKEY``          merchant id and scopes of an API key
+=================================  ==================  ==============================================
+
+Sparse, write-sharded ``DueIndex`` (``due_shard`` = ``DUE#{0..15}``, ``due_at`` = zero-padded
+epoch seconds): only wallets with a lot expiring (or an expiry notice owed) carry the
+attributes, so the expiry job reads what is due and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from store_credit.errors import IdempotencyRecord, IdempotentReplay, WalletBusy, WriteConflict
+from store_credit.lots import Lot, Restrictions
+from store_credit.wallet import DUE_SHARDS, LedgerEntry, Wallet, WalletChange
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+IDEMPOTENCY_TTL_SECONDS = 7 * 24 * 3600
+
+_client: DynamoDBClient | None = None
+
+
+def dynamodb() -> DynamoDBClient:
+    """One client per container, created on first use (not at import: keeps cold start low)."""
+    global _client
+    if _client is None:
+        import boto3
+        from botocore.config import Config
+
+        _client = boto3.client(
+            "dynamodb",
+            config=Config(
+                retries={"mode": "standard", "max_attempts": 4},  # throttling backs off with jitter
+                connect_timeout=2,
+                read_timeout=5,
+                tcp_keepalive=True,
+            ),
+        )
+    return _client
+
+
+def reset_client() -> None:
+    """Forget the cached client (tests point it at another emulator)."""
+    global _client
+    _client = None
+
+
+def table_name() -> str:
+    return os.environ["TABLE_NAME"]
+
+
+# --- keys -------------------------------------------------------------------------------
+
+
+def customer_pk(merchant_id: str, customer_id: str) -> str:
+    return f"M#{merchant_id}#C#{customer_id}"
+
+
+def wallet_key(merchant_id: str, customer_id: str, currency: str) -> dict[str, Any]:
+    return {"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": f"W#{currency}"}}
+
+
+def settings_key(merchant_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"M#{merchant_id}"}, "SK": {"S": "SETTINGS"}}
+
+
+def idempotency_key_item(merchant_id: str, key: str) -> dict[str, Any]:
+    return {"PK": {"S": f"M#{merchant_id}#IDEM#{key}"}, "SK": {"S": "IDEM"}}
+
+
+def api_key_key(key_hash: str) -> dict[str, Any]:
+    return {"PK": {"S": f"APIKEY#{key_hash}"}, "SK": {"S": "APIKEY"}}
+
+
+def due_shard(pk: str) -> str:
+    return f"DUE#{zlib.crc32(pk.encode()) % DUE_SHARDS}"
+
+
+# --- item <-> domain --------------------------------------------------------------------
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _lot_to_item(lot: Lot) -> dict[str, Any]:
+    # Short attribute names: the wallet item is written on every balance change and
+    # write units are billed per KB, so its size is money.
+    item: dict[str, Any] = {
+        "o": _n(lot.original),
+        "r": _n(lot.remaining),
+        "i": _n(lot.issued_at),
+        "s": {"S": lot.source},
+    }
+    if lot.held:
+        item["h"] = _n(lot.held)
+    if lot.expires_at is not None:
+        item["e"] = _n(lot.expires_at)
+    if lot.valid_from is not None:
+        item["v"] = _n(lot.valid_from)
+    if lot.restrictions.product_ids:
+        item["rp"] = {"L": [{"S": p} for p in lot.restrictions.product_ids]}
+    if lot.restrictions.categories:
+        item["rc"] = {"L": [{"S": c} for c in lot.restrictions.categories]}
+    if lot.expiring_notified:
+        item["nx"] = {"BOOL": True}
+    return {"M": item}
+
+
+def _lot_from_item(lot_id: str, raw: dict[str, Any]) -> Lot:
+    m = raw["M"]
+    return Lot(
+        lot_id=lot_id,
+        original=int(m["o"]["N"]),
+        remaining=int(m["r"]["N"]),
+        issued_at=int(m["i"]["N"]),
+        source=m["s"]["S"],
+        held=int(m["h"]["N"]) if "h" in m else 0,
+        expires_at=int(m["e"]["N"]) if "e" in m else None,
+        valid_from=int(m["v"]["N"]) if "v" in m else None,
+        restrictions=Restrictions(
+            product_ids=tuple(p["S"] for p in m.get("rp", {}).get("L", [])),
+            categories=tuple(c["S"] for c in m.get("rc", {}).get("L", [])),
+        ),
+        expiring_notified="nx" in m,
+    )
+
+
+def wallet_to_item(wallet: Wallet) -> dict[str, Any]:
+    key = wallet_key(wallet.merchant_id, wallet.customer_id, wallet.currency)
+    item: dict[str, Any] = {
+        **key,
+        "merchant_id": {"S": wallet.merchant_id},
+        "customer_id": {"S": wallet.customer_id},
+        "currency": {"S": wallet.currency},
+        "version": _n(wallet.version),
+        "seq": _n(wallet.seq),
+        "last_entry_ms": _n(wallet.last_entry_ms),
+        "balance": _n(wallet.balance),
+        "held": _n(wallet.held),
+        "lots": {"M": {lot_id: _lot_to_item(lot) for lot_id, lot in wallet.lots.items()}},
+    }
+    due_at = wallet.due_at()
+    if due_at is not None:
+        item["due_shard"] = {"S": due_shard(key["PK"]["S"])}
+        item["due_at"] = {"S": f"{due_at:012d}"}
+    return item
+
+
+def wallet_from_item(item: dict[str, Any]) -> Wallet:
+    return Wallet(
+        merchant_id=item["merchant_id"]["S"],
+        customer_id=item["customer_id"]["S"],
+        currency=item["currency"]["S"],
+        version=int(item["version"]["N"]),
+        seq=int(item["seq"]["N"]),
+        last_entry_ms=int(item["last_entry_ms"]["N"]),
+        lots={lot_id: _lot_from_item(lot_id, raw) for lot_id, raw in item["lots"]["M"].items()},
+    )
+
+
+def _opt_s(item: dict[str, Any], name: str, value: str | None) -> None:
+    if value is not None:
+        item[name] = {"S": value}
+
+
+def entry_to_item(wallet: Wallet, entry: LedgerEntry) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "PK": {"S": customer_pk(wallet.merchant_id, wallet.customer_id)},
+        "SK": {"S": f"L#{entry.entry_id}"},
+        "merchant_id": {"S": wallet.merchant_id},
+        "customer_id": {"S": wallet.customer_id},
+        "entry_id": {"S": entry.entry_id},
+        "seq": _n(entry.seq),
+        "type": {"S": entry.type},
+        "amount": _n(entry.amount),
+        "balance_after": _n(entry.balance_after),
+        "currency": {"S": entry.currency},
+        "reason": {"S": entry.reason},
+        "actor": {"S": entry.actor},
+        "created_ms": _n(entry.created_ms),
+        "lots": {"L": [{"M": {"lot": {"S": lot_id}, "amount": _n(amount)}} for lot_id, amount in entry.lots]},
+    }
+    _opt_s(item, "note", entry.note)
+    _opt_s(item, "idempotency_key", entry.idempotency_key)
+    _opt_s(item, "order_id", entry.order_id)
+    _opt_s(item, "source", entry.source)
+    if entry.expires_at is not None:
+        item["expires_at"] = _n(entry.expires_at)
+    if entry.valid_from is not None:
+        item["valid_from"] = _n(entry.valid_from)
+    if entry.notify is not None:
+        item["notify"] = {"BOOL": entry.notify}
+    return item
+
+
+def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
+    def opt_s(name: str) -> str | None:
+        return item[name]["S"] if name in item else None
+
+    def opt_n(name: str) -> int | None:
+        return int(item[name]["N"]) if name in item else None
+
+    return LedgerEntry(
+        entry_id=item["entry_id"]["S"],
+        seq=int(item["seq"]["N"]),
+        type=item["type"]["S"],
+        amount=int(item["amount"]["N"]),
+        balance_after=int(item["balance_after"]["N"]),
+        currency=item["currency"]["S"],
+        reason=item["reason"]["S"],
+        actor=item["actor"]["S"],
+        created_ms=int(item["created_ms"]["N"]),
+        lots=tuple((lot["M"]["lot"]["S"], int(lot["M"]["amount"]["N"])) for lot in item["lots"]["L"]),
+        note=opt_s("note"),
+        idempotency_key=opt_s("idempotency_key"),
+        order_id=opt_s("order_id"),
+        source=opt_s("source"),
+        expires_at=opt_n("expires_at"),
+        valid_from=opt_n("valid_from"),
+        notify=item["notify"]["BOOL"] if "notify" in item else None,
+    )
+
+
+# --- reads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MerchantSettingsRecord:
+    document: dict[str, Any]
+    version: int
+    webhook_secret: str | None
+
+
+def _settings_from_item(item: dict[str, Any] | None) -> MerchantSettingsRecord | None:
+    if item is None:
+        return None
+    return MerchantSettingsRecord(
+        document=json.loads(item["doc"]["S"]),
+        version=int(item["version"]["N"]),
+        webhook_secret=item["webhook_secret"]["S"] if "webhook_secret" in item else None,
+    )
+
+
+def load_settings_and_wallet(
+    merchant_id: str, customer_id: str, currency: str
+) -> tuple[MerchantSettingsRecord | None, Wallet | None]:
+    """One round trip: the merchant's settings and the wallet, both strongly consistent."""
+    keys = [settings_key(merchant_id), wallet_key(merchant_id, customer_id, currency)]
+    found: dict[str, dict[str, Any]] = {}
+    request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": True}}
+    while request:
+        response = _call(dynamodb().batch_get_item, RequestItems=request)
+        for item in response["Responses"].get(table_name(), []):
+            found[item["SK"]["S"]] = item
+        request = response.get("UnprocessedKeys") or {}
+    wallet_item = found.get(f"W#{currency}")
+    return _settings_from_item(found.get("SETTINGS")), wallet_from_item(wallet_item) if wallet_item else None
+
+
+def load_settings(merchant_id: str) -> MerchantSettingsRecord | None:
+    response = _call(dynamodb().get_item, TableName=table_name(), Key=settings_key(merchant_id), ConsistentRead=True)
+    return _settings_from_item(response.get("Item"))
+
+
+def customer_exists(merchant_id: str, customer_id: str) -> bool:
+    response = _call(
+        dynamodb().query,
+        TableName=table_name(),
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": customer_pk(merchant_id, customer_id)}},
+        ProjectionExpression="PK",
+        Limit=1,
+    )
+    return bool(response["Items"])
+
+
+def list_ledger(
+    merchant_id: str, customer_id: str, *, limit: int, after_entry_id: str | None
+) -> tuple[list[LedgerEntry], str | None]:
+    """Ledger entries newest first; returns the entry id to continue after, if any."""
+    pk = customer_pk(merchant_id, customer_id)
+    params: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :ledger)",
+        "ExpressionAttributeValues": {":pk": {"S": pk}, ":ledger": {"S": "L#"}},
+        "ScanIndexForward": False,
+        "Limit": limit,
+    }
+    if after_entry_id is not None:
+        # The cursor carries only the entry id; the partition comes from the caller's merchant,
+        # so a forged cursor can never reach another merchant's data.
+        params["ExclusiveStartKey"] = {"PK": {"S": pk}, "SK": {"S": f"L#{after_entry_id}"}}
+    response = _call(dynamodb().query, **params)
+    entries = [entry_from_item(item) for item in response["Items"]]
+    last = response.get("LastEvaluatedKey")
+    return entries, (last["SK"]["S"][2:] if last else None)
+
+
+def get_idempotency_record(merchant_id: str, key: str) -> IdempotencyRecord | None:
+    response = _call(
+        dynamodb().get_item, TableName=table_name(), Key=idempotency_key_item(merchant_id, key), ConsistentRead=True
+    )
+    item = response.get("Item")
+    return _idempotency_from_item(item) if item else None
+
+
+def _idempotency_from_item(item: dict[str, Any]) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        request_hash=item["request_hash"]["S"], status=int(item["status"]["N"]), body=item["body"]["S"]
+    )
+
+
+def find_api_key(key_hash: str) -> dict[str, Any] | None:
+    response = _call(dynamodb().get_item, TableName=table_name(), Key=api_key_key(key_hash))
+    item = response.get("Item")
+    if item is None:
+        return None
+    return {
+        "merchant_id": item["merchant_id"]["S"],
+        "scopes": [s["S"] for s in item["scopes"]["L"]],
+        "key_id": item["key_id"]["S"],
+        "revoked": item.get("revoked", {}).get("BOOL", False),
+    }
+
+
+# --- writes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdempotentWrite:
+    """The idempotency record written in the same transaction as the change it guards."""
+
+    merchant_id: str
+    key: str
+    request_hash: str
+    status: int
+    body: str
+    now: int
+
+    def put(self) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": table_name(),
+                "Item": {
+                    **idempotency_key_item(self.merchant_id, self.key),
+                    "request_hash": {"S": self.request_hash},
+                    "status": _n(self.status),
+                    "body": {"S": self.body},
+                    "created_at": _n(self.now),
+                    "expires_ttl": _n(self.now + IDEMPOTENCY_TTL_SECONDS),
+                },
+                "ConditionExpression": "attribute_not_exists(PK)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
+    def token(self, guarded_version: int) -> str:
+        # DynamoDB's own 10-minute de-duplication of a retried TransactWriteItems call
+        # (e.g. an SDK retry after a timeout whose write went through). The token must change
+        # when the parameters do, so it covers the version the write is conditioned on.
+        import hashlib
+
+        raw = f"{self.merchant_id}|{self.key}|{self.request_hash}|{guarded_version}"
+        return hashlib.sha256(raw.encode()).hexdigest()[:36]
+
+
+def _wallet_put(change: WalletChange) -> dict[str, Any]:
+    item = wallet_to_item(change.after)
+    if change.before.version == 0:
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
+    else:
+        condition = {
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": _n(change.before.version)},
+        }
+    return {"Put": {"TableName": table_name(), "Item": item, **condition}}
+
+
+def _profile_update(merchant_id: str, customer_id: str, email: str | None, phone: str | None) -> dict[str, Any]:
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    sets: list[str] = []
+    for attr, value, lookup_prefix in (("email", email, "E"), ("phone", phone, "P")):
+        if value is None:
+            continue
+        sets += [f"#{attr} = :{attr}", f"#{attr}_key = :{attr}_key"]
+        names[f"#{attr}"] = attr
+        names[f"#{attr}_key"] = f"{attr}_key"
+        values[f":{attr}"] = {"S": value}
+        values[f":{attr}_key"] = {"S": f"M#{merchant_id}#{lookup_prefix}#{value}"}
+    return {
+        "Update": {
+            "TableName": table_name(),
+            "Key": {"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": "PROFILE"}},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def commit_wallet_change(
+    change: WalletChange,
+    idempotency: IdempotentWrite,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+) -> None:
+    """Write the wallet (conditioned on its version), its ledger entry and the idempotency
+    record as one transaction. Raises ``WriteConflict`` when the wallet moved underneath,
+    ``IdempotentReplay`` when the key was already used."""
+    wallet = change.after
+    items = [
+        _wallet_put(change),
+        {
+            "Put": {
+                "TableName": table_name(),
+                "Item": entry_to_item(wallet, change.entry),
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        },
+        idempotency.put(),
+    ]
+    if email is not None or phone is not None:
+        items.append(_profile_update(wallet.merchant_id, wallet.customer_id, email, phone))
+    _transact(items, idempotency, token=idempotency.token(change.before.version), idempotency_index=2)
+
+
+def put_settings(
+    merchant_id: str,
+    document: dict[str, Any],
+    *,
+    expected_version: int,
+    webhook_secret: str | None,
+    idempotency: IdempotentWrite | None,
+) -> None:
+    item: dict[str, Any] = {
+        **settings_key(merchant_id),
+        "merchant_id": {"S": merchant_id},
+        "doc": {"S": json.dumps(document, sort_keys=True)},
+        "version": _n(expected_version + 1),
+    }
+    if webhook_secret is not None:
+        item["webhook_secret"] = {"S": webhook_secret}
+    condition: dict[str, Any]
+    if expected_version == 0:
+        condition = {"ConditionExpression": "attribute_not_exists(PK)"}
+    else:
+        condition = {
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": _n(expected_version)},
+        }
+    put = {"Put": {"TableName": table_name(), "Item": item, **condition}}
+    if idempotency is None:
+        _transact([put], None, token=None, idempotency_index=None)
+    else:
+        _transact([put, idempotency.put()], idempotency, token=idempotency.token(expected_version), idempotency_index=1)
+
+
+def put_api_key(key_hash: str, *, merchant_id: str, scopes: list[str], key_id: str, now: int) -> None:
+    _call(
+        dynamodb().put_item,
+        TableName=table_name(),
+        Item={
+            **api_key_key(key_hash),
+            "merchant_id": {"S": merchant_id},
+            "scopes": {"L": [{"S": s} for s in scopes]},
+            "key_id": {"S": key_id},
+            "created_at": _n(now),
+        },
+        ConditionExpression="attribute_not_exists(PK)",
+    )
+
+
+# --- error translation -------------------------------------------------------------------
+
+
+def _is_throttle(code: str) -> bool:
+    return code in {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+    }
+
+
+def _call(operation: Any, **params: Any) -> Any:
+    from botocore.exceptions import ClientError
+
+    try:
+        return operation(**params)
+    except ClientError as error:
+        if _is_throttle(error.response["Error"]["Code"]):
+            raise WalletBusy(detail="DynamoDB is throttling this table; retry shortly") from error
+        raise
+
+
+def _transact(
+    items: list[dict[str, Any]],
+    idempotency: IdempotentWrite | None,
+    *,
+    token: str | None,
+    idempotency_index: int | None,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    params: dict[str, Any] = {"TransactItems": items}
+    if token is not None:
+        params["ClientRequestToken"] = token
+    try:
+        dynamodb().transact_write_items(**params)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "TransactionCanceledException":
+            reasons = error.response.get("CancellationReasons") or []
+            if idempotency is not None and idempotency_index is not None and len(reasons) > idempotency_index:
+                reason = reasons[idempotency_index]
+                if reason.get("Code") == "ConditionalCheckFailed":
+                    item = reason.get("Item")
+                    record = (
+                        _idempotency_from_item(item)
+                        if item
+                        else get_idempotency_record(idempotency.merchant_id, idempotency.key)
+                    )
+                    if record is not None:
+                        raise IdempotentReplay(record) from error
+            codes = {r.get("Code") for r in reasons}
+            if codes & {"ConditionalCheckFailed", "TransactionConflict"}:
+                raise WriteConflict() from error
+            if codes & {"ThrottlingError", "ProvisionedThroughputExceeded"}:
+                raise WriteConflict() from error  # retried by the caller's backoff loop
+            raise
+        if code in {"TransactionConflictException", "TransactionInProgressException", "IdempotentParameterMismatchException"}:
+            raise WriteConflict() from error
+        if _is_throttle(code):
+            raise WriteConflict() from error
+        raise

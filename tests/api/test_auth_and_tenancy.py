@@ -1,0 +1,95 @@
+"""The authorizer and scopes: the merchant comes from the API key, never from the request."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.conftest import Api, Merchant, make_merchant
+from tests.harness.audit import all_items
+
+ROUTES = [
+    ("POST", "/v1/customers/cus_1/credits", "credits:write"),
+    ("POST", "/v1/customers/cus_1/debits", "credits:write"),
+    ("GET", "/v1/customers/cus_1/wallet?currency=USD", "credits:read"),
+    ("GET", "/v1/customers/cus_1/transactions", "credits:read"),
+    ("GET", "/v1/settings", "settings"),
+    ("PUT", "/v1/settings", "settings"),
+]
+BODY = {"amount": {"amount": "1.00", "currency": "USD"}, "reason": "r"}
+
+
+@pytest.mark.parametrize(("method", "url", "scope"), ROUTES)
+def test_no_key_is_401_and_a_wrong_key_is_403(gateway: object, merchant: Merchant, method: str, url: str, scope: str) -> None:
+    body = BODY if method == "POST" else {} if method == "PUT" else None
+    assert Api(gateway, None).write(method, url, body).status == 401
+    assert Api(gateway, "sk_test_not_a_key").write(method, url, body).status == 403
+    assert Api(gateway, merchant.api_key[:-1]).write(method, url, body).status == 403
+
+
+@pytest.mark.parametrize(("method", "url", "scope"), ROUTES)
+def test_a_key_without_the_routes_scope_is_403_problem(gateway: object, aws: None, method: str, url: str, scope: str) -> None:
+    from store_credit.auth import SCOPES
+
+    other_scopes = tuple(s for s in SCOPES if s != scope)
+    limited = make_merchant("limited", scopes=other_scopes)
+    body = BODY if method == "POST" else {} if method == "PUT" else None
+    response = Api(gateway, limited.api_key).write(method, url, body)
+    assert response.status == 403
+    assert response.json()["type"].endswith("forbidden")
+
+
+def test_another_merchants_customer_is_simply_not_found(gateway: object, api: Api, merchant: Merchant) -> None:
+    # Given merchant A's customer with credit
+    api.issue("cus_1", "10.00")
+    rival = Api(gateway, make_merchant("rival").api_key)
+
+    # Then merchant B cannot see, list or spend it
+    assert rival.wallet("cus_1").status == 404
+    assert rival.get("/v1/customers/cus_1/transactions").status == 404
+    assert rival.debit("cus_1", "1.00").status == 404
+    # and B issuing to "cus_1" creates B's own customer, leaving A's untouched
+    assert rival.issue("cus_1", "2.00").status == 201
+    assert api.wallet("cus_1").json()["available"]["amount"] == "10.00"
+    assert rival.wallet("cus_1").json()["available"]["amount"] == "2.00"
+
+
+def test_idempotency_keys_are_per_merchant(gateway: object, api: Api) -> None:
+    rival = Api(gateway, make_merchant("rival").api_key)
+    assert api.post("/v1/customers/cus_1/credits", BODY, key="shared-key").status == 201
+    assert rival.post("/v1/customers/cus_1/credits", {**BODY, "reason": "other"}, key="shared-key").status == 201
+
+
+def test_api_keys_are_stored_only_as_digests(api: Api, merchant: Merchant) -> None:
+    stored = [item for item in all_items() if item["PK"]["S"].startswith("APIKEY#")]
+    assert stored
+    digest = hashlib.sha256(merchant.api_key.encode()).hexdigest()
+    assert stored[0]["PK"]["S"] == f"APIKEY#{digest}"
+    assert merchant.api_key not in repr(all_items())
+
+
+def test_the_authorizer_sees_the_bearer_scheme_case_insensitively(gateway: object, merchant: Merchant) -> None:
+    response = gateway.request(  # type: ignore[attr-defined]
+        "GET", "/v1/settings", headers={"Authorization": f"bearer {merchant.api_key}"}
+    )
+    assert response.status == 200
+
+
+def test_logs_carry_no_key_email_or_phone(api: Api, merchant: Merchant, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from store_credit.observability import logger
+
+    logger.setLevel(logging.DEBUG)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            api.issue("cus_1", "1.00", email="ann@example.com", phone="+886912345678")
+            api.debit("cus_1", "5.00")  # refused: logs a problem line
+            Api(api.gateway, "sk_test_wrong").wallet("cus_1")
+    finally:
+        logger.setLevel(logging.WARNING)
+    text = repr([r.__dict__ for r in caplog.records if r.name == "store-credit"])  # our logs, not botocore debug
+    assert "request refused" in text and "api key refused" in text
+    for secret in (merchant.api_key, "sk_test_wrong", "ann@example.com", "+886912345678"):
+        assert secret not in text

@@ -1,0 +1,134 @@
+"""Every violation of a field is a 4xx problem+json naming the field, and nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+from tests.harness.audit import all_items
+
+VALID: dict[str, Any] = {"amount": {"amount": "10.00", "currency": "USD"}, "reason": "goodwill"}
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    return {**VALID, **changes}
+
+
+ISSUE_VIOLATIONS = [
+    ("float amount", with_(amount={"amount": 10.5, "currency": "USD"}), "amount.amount"),
+    ("integer amount", with_(amount={"amount": 10, "currency": "USD"}), "amount.amount"),
+    ("too many decimals", with_(amount={"amount": "10.001", "currency": "USD"}), "amount"),
+    ("decimals on JPY", with_(amount={"amount": "10.5", "currency": "JPY"}), "amount"),
+    ("zero", with_(amount={"amount": "0.00", "currency": "USD"}), "amount.amount"),
+    ("negative", with_(amount={"amount": "-1.00", "currency": "USD"}), "amount.amount"),
+    ("absurd size", with_(amount={"amount": "99999999999999999", "currency": "USD"}), "amount"),
+    ("unknown currency", with_(amount={"amount": "1.00", "currency": "ABC"}), "amount"),
+    ("lower-case currency", with_(amount={"amount": "1.00", "currency": "usd"}), "amount.currency"),
+    ("amount as a string", with_(amount="10.00"), "amount"),
+    ("missing amount", {"reason": "x"}, "amount"),
+    ("missing reason", {"amount": VALID["amount"]}, "reason"),
+    ("empty reason", with_(reason=""), "reason"),
+    ("reason over 50", with_(reason="x" * 51), "reason"),
+    ("two expiry forms", with_(expires={"days": 3, "never": True}), "expires"),
+    ("no expiry form", with_(expires={}), "expires"),
+    ("days zero", with_(expires={"days": 0}), "expires.days"),
+    ("days as string", with_(expires={"days": "30"}), "expires.days"),
+    ("never false", with_(expires={"never": False}), "expires.never"),
+    ("date in the past", with_(expires={"on": "2020-01-01"}), "expires.on"),
+    ("not a date", with_(expires={"on": "31/12/2030"}), "expires.on"),
+    ("naive valid_from", with_(valid_from="2030-01-01T00:00:00"), "valid_from"),
+    ("valid_from after expiry", with_(valid_from="2099-01-01T00:00:00Z", expires={"days": 1}), "valid_from"),
+    ("unknown source", with_(source="lottery"), "source"),
+    ("bad email", with_(email="not-an-email"), "email"),
+    ("bad phone", with_(phone="0912 345 678"), "phone"),
+    ("merchant in the body", with_(merchant_id="other"), "merchant_id"),
+    ("unknown field", with_(colour="red"), "colour"),
+    ("restrictions not a list", with_(restrictions={"product_ids": "p1"}), "restrictions.product_ids"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "field"), ISSUE_VIOLATIONS, ids=[c[0] for c in ISSUE_VIOLATIONS])
+def test_issue_credit_refuses_bad_input_and_writes_nothing(api: Api, case: str, body: Any, field: str) -> None:
+    before = len(all_items())
+    response = api.post("/v1/customers/cus_1/credits", body)
+    assert response.status in {400, 422}, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert set(problem) == {"type", "title", "status", "detail", "errors"}
+    assert problem["status"] == response.status
+    assert any(e["field"].startswith(field) for e in problem["errors"]), problem
+    assert len(all_items()) == before
+
+
+DEBIT_VIOLATIONS = [
+    ("float", {"amount": {"amount": 1.5, "currency": "USD"}, "reason": "r"}, "amount.amount"),
+    ("zero", {"amount": {"amount": "0", "currency": "USD"}, "reason": "r"}, "amount.amount"),
+    ("negative", {"amount": {"amount": "-2.00", "currency": "USD"}, "reason": "r"}, "amount.amount"),
+    ("no reason", {"amount": {"amount": "2.00", "currency": "USD"}}, "reason"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "field"), DEBIT_VIOLATIONS, ids=[c[0] for c in DEBIT_VIOLATIONS])
+def test_debit_refuses_bad_input_and_writes_nothing(api: Api, case: str, body: Any, field: str) -> None:
+    api.issue("cus_1", "10.00")
+    before = len(all_items())
+    response = api.post("/v1/customers/cus_1/debits", body)
+    assert response.status == 422
+    assert any(e["field"].startswith(field) for e in response.json()["errors"])
+    assert len(all_items()) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/v1/customers/cus_1/wallet", "currency"),
+        ("/v1/customers/cus_1/wallet?currency=usd", "currency"),
+        ("/v1/customers/cus_1/wallet?currency=ABC", "currency"),
+        ("/v1/customers/cus_1/transactions?limit=0", "limit"),
+        ("/v1/customers/cus_1/transactions?limit=101", "limit"),
+        ("/v1/customers/cus_1/transactions?limit=ten", "limit"),
+        ("/v1/customers/bad%23id/wallet?currency=USD", "customer_id"),
+    ],
+)
+def test_reads_refuse_bad_parameters(api: Api, url: str, field: str) -> None:
+    response = api.get(url)
+    assert response.status == 422, response.body
+    assert response.json()["errors"][0]["field"] == field
+
+
+def test_malformed_json_is_400(api: Api) -> None:
+    response = api.post("/v1/customers/cus_1/credits", "{not json")
+    assert response.status == 400
+    assert response.json()["type"].endswith("malformed-json")
+
+
+def test_an_overlong_idempotency_key_is_refused(api: Api) -> None:
+    response = api.post("/v1/customers/cus_1/credits", VALID, key="k" * 256)
+    assert response.status == 422
+    assert response.json()["errors"][0]["field"] == "Idempotency-Key"
+
+
+SETTINGS_VIOLATIONS = [
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"hold_ttl_minutes": 0}, "hold_ttl_minutes"),
+    ({"hold_ttl_minutes": "60"}, "hold_ttl_minutes"),
+    ({"apply_to_shipping": "yes"}, "apply_to_shipping"),
+    ({"redemption_limits": [{"min_order": "100.00"}]}, "redemption_limits.0"),
+    ({"redemption_limits": [{"min_order": "100.00", "max_fixed": "10.00"}, {"min_order": "50.00", "max_fixed": "5.00"}]}, "redemption_limits"),
+    ({"redemption_limits": [{"min_order": None, "max_percent": "5"}] * 6}, "redemption_limits"),
+    ({"earning_rules": [{"type": "lottery"}]}, "earning_rules.0"),
+    ({"earning_rules": [{"type": "referral", "fixed": "5.00", "percent": "10"}]}, "earning_rules.0"),
+    ({"webhook_secret": "short"}, "webhook_secret"),
+    ({"merchant_id": "x"}, "merchant_id"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), SETTINGS_VIOLATIONS)
+def test_settings_refuse_bad_input_and_keep_the_old_value(api: Api, body: Any, field: str) -> None:
+    before = api.get("/v1/settings").json()
+    response = api.put("/v1/settings", body)
+    assert response.status == 422, response.body
+    assert any(e["field"].startswith(field) for e in response.json()["errors"]), response.json()
+    assert api.get("/v1/settings").json() == before

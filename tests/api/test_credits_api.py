@@ -1,0 +1,133 @@
+"""Issue, deduct, wallet and ledger through the template's routes (in-process moto)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.conftest import Api, Merchant
+from tests.harness.audit import audit_wallet
+
+
+def test_issue_credit_creates_a_lot_and_a_ledger_entry(api: Api, merchant: Merchant) -> None:
+    # Given a customer with no credit
+    # When the merchant issues 25.00 USD expiring in 30 days
+    response = api.issue("cus_1", "25.00", reason="Refund order 1001", source="refund", expires={"days": 30}, note="box damaged")
+
+    # Then the answer is 201 with the ledger entry and the wallet after it
+    assert response.status == 201
+    body = response.json()
+    entry = body["transaction"]
+    assert entry["type"] == "credit"
+    assert entry["amount"] == {"amount": "25.00", "currency": "USD"}
+    assert entry["balance_after"] == {"amount": "25.00", "currency": "USD"}
+    assert entry["reason"] == "Refund order 1001"
+    assert entry["expires_at"].endswith("T23:59:59+00:00")
+    wallet = body["wallet"]
+    assert wallet["available"] == {"amount": "25.00", "currency": "USD"}
+    assert wallet["held"] == {"amount": "0.00", "currency": "USD"}
+    assert [lot["source"] for lot in wallet["lots"]] == ["refund"]
+    assert wallet["next_expiry"] == {"expires_at": entry["expires_at"], "amount": {"amount": "25.00", "currency": "USD"}}
+    audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()
+
+
+def test_debit_spends_earliest_expiring_lot_first(api: Api, merchant: Merchant) -> None:
+    # Given a never-expiring lot, a lot expiring in 90 days and one expiring in 10
+    api.issue("cus_1", "10.00")
+    api.issue("cus_1", "10.00", expires={"days": 90})
+    api.issue("cus_1", "10.00", expires={"days": 10})
+
+    # When 15.00 is deducted
+    response = api.debit("cus_1", "15.00")
+
+    # Then the 10-day lot empties, the 90-day lot gives 5, the never-expiring one is untouched
+    assert response.status == 201
+    assert response.json()["transaction"]["lots"] == [
+        {"lot_id": "lot_3", "amount": "-10.00"},
+        {"lot_id": "lot_2", "amount": "-5.00"},
+    ]
+    lots = {lot["lot_id"]: lot["remaining"]["amount"] for lot in api.wallet("cus_1").json()["lots"]}
+    assert lots == {"lot_2": "5.00", "lot_1": "10.00"}
+    audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()
+
+
+def test_debit_beyond_the_balance_is_409_insufficient_credit_and_writes_nothing(api: Api, merchant: Merchant) -> None:
+    api.issue("cus_1", "5.00")
+    response = api.debit("cus_1", "5.01")
+    assert response.status == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("insufficient-credit")
+    assert api.wallet("cus_1").json()["available"]["amount"] == "5.00"
+    assert audit_wallet(merchant.merchant_id, "cus_1", "USD").entries == 1
+
+
+def test_each_currency_is_its_own_wallet_with_its_own_decimals(api: Api) -> None:
+    assert api.issue("cus_1", "1500", currency="JPY").status == 201
+    assert api.issue("cus_1", "1.250", currency="KWD").status == 201
+    assert api.wallet("cus_1", "JPY").json()["available"] == {"amount": "1500", "currency": "JPY"}
+    assert api.wallet("cus_1", "KWD").json()["available"] == {"amount": "1.250", "currency": "KWD"}
+    assert api.wallet("cus_1", "USD").json()["available"] == {"amount": "0.00", "currency": "USD"}
+
+
+def test_credit_not_yet_valid_counts_in_balance_but_not_in_available(api: Api) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    api.issue("cus_1", "8.00", valid_from=tomorrow)
+    wallet = api.wallet("cus_1").json()
+    assert wallet["balance"]["amount"] == "8.00"
+    assert wallet["available"]["amount"] == "0.00"
+    assert wallet["lots"][0]["state"] == "pending"
+    assert api.debit("cus_1", "1.00").status == 409
+
+
+def test_merchant_default_expiry_and_timezone_apply_when_expires_is_omitted(api: Api) -> None:
+    api.put("/v1/settings", {"timezone": "Asia/Taipei", "default_expiry": {"days": 1}})
+    entry = api.issue("cus_1", "1.00").json()["transaction"]
+    assert entry["expires_at"].endswith("T23:59:59+08:00")
+    assert entry["created_at"].endswith("+08:00")
+    never = api.issue("cus_1", "1.00", expires={"never": True}).json()["transaction"]
+    assert never["expires_at"] is None
+
+
+def test_unknown_customer_is_404_and_known_customer_without_that_currency_is_zero(api: Api) -> None:
+    assert api.wallet("nobody").status == 404
+    assert api.get("/v1/customers/nobody/transactions").status == 404
+    assert api.debit("nobody", "1.00").status == 404
+    api.issue("cus_1", "1.00", currency="EUR")
+    assert api.wallet("cus_1", "USD").json()["available"] == {"amount": "0.00", "currency": "USD"}
+
+
+def test_transactions_are_newest_first_and_paginate_with_a_cursor(api: Api) -> None:
+    for amount in ("1.00", "2.00", "3.00", "4.00", "5.00"):
+        api.issue("cus_1", amount)
+    api.debit("cus_1", "0.50")
+
+    first = api.get("/v1/customers/cus_1/transactions?limit=4").json()
+    second = api.get(f"/v1/customers/cus_1/transactions?limit=4&cursor={first['next_cursor']}").json()
+
+    seen = [(e["type"], e["amount"]["amount"], e["balance_after"]["amount"]) for e in first["items"] + second["items"]]
+    assert seen == [
+        ("debit", "-0.50", "14.50"),
+        ("credit", "5.00", "15.00"),
+        ("credit", "4.00", "10.00"),
+        ("credit", "3.00", "6.00"),
+        ("credit", "2.00", "3.00"),
+        ("credit", "1.00", "1.00"),
+    ]
+    assert second["next_cursor"] is None
+    for entry in first["items"]:
+        assert set(entry) >= {"type", "amount", "balance_after", "reason", "order_id", "created_at"}
+
+
+def test_a_forged_cursor_is_refused(api: Api) -> None:
+    api.issue("cus_1", "1.00")
+    response = api.get("/v1/customers/cus_1/transactions?cursor=TSNhY21lI0MjY3VzXzE")
+    assert response.status == 422
+    assert response.json()["errors"][0]["field"] == "cursor"
+
+
+def test_profile_email_and_phone_are_kept_for_lookup(api: Api, merchant: Merchant) -> None:
+    from tests.harness.audit import all_items
+
+    api.issue("cus_1", "1.00", email="Ann@example.com", phone="+886912345678")
+    profile = next(i for i in all_items() if i["SK"]["S"] == "PROFILE")
+    assert profile["email_key"]["S"] == f"M#{merchant.merchant_id}#E#Ann@example.com"
+    assert profile["phone_key"]["S"] == f"M#{merchant.merchant_id}#P#+886912345678"

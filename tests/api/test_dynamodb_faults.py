@@ -1,0 +1,51 @@
+"""How the write path behaves when DynamoDB conflicts, throttles or loses answers."""
+
+from __future__ import annotations
+
+from tests.conftest import Api, Merchant
+from tests.harness.audit import audit_wallet
+from tests.harness.faults import client_error, count_calls, on_call, transaction_canceled
+
+
+def test_transaction_conflicts_are_retried_until_the_write_lands(api: Api, merchant: Merchant) -> None:
+    api.issue("cus_1", "10.00")
+    conflicts = [transaction_canceled("TransactionConflict", "None", "None")] * 3
+    with on_call("TransactWriteItems", before=conflicts) as calls:
+        response = api.debit("cus_1", "4.00")
+    assert response.status == 201
+    assert len(calls) == 4
+    audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()
+
+
+def test_persistent_throttling_is_503_with_retry_after_and_nothing_written(api: Api, merchant: Merchant) -> None:
+    api.issue("cus_1", "10.00")
+    throttled = [client_error("ThrottlingException")] * 50
+    with on_call("TransactWriteItems", before=throttled):
+        response = api.debit("cus_1", "4.00")
+    assert response.status == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"].endswith("wallet-busy")
+    assert audit_wallet(merchant.merchant_id, "cus_1", "USD").entries == 1
+
+
+def test_throttled_reads_are_503_not_500(api: Api) -> None:
+    with on_call("BatchGetItem", before=[client_error("ProvisionedThroughputExceededException")]):
+        response = api.issue("cus_1", "1.00")
+    assert response.status == 503
+
+
+def test_a_write_costs_two_round_trips(api: Api) -> None:
+    api.issue("cus_1", "10.00")
+    with count_calls() as calls:
+        assert api.debit("cus_1", "1.00").status == 201
+        assert api.issue("cus_1", "1.00").status == 201
+    # The authorizer's GetItem (cached by API Gateway in production), then one consistent
+    # BatchGetItem (settings + wallet) and one TransactWriteItems per write.
+    assert calls == ["GetItem", "BatchGetItem", "TransactWriteItems"] * 2
+
+
+def test_reading_a_wallet_is_one_round_trip(api: Api) -> None:
+    api.issue("cus_1", "10.00")
+    with count_calls() as calls:
+        assert api.wallet("cus_1").status == 200
+    assert calls == ["GetItem", "BatchGetItem"]

@@ -1,0 +1,108 @@
+"""Lots and the ledger: spending order, availability, and the balance invariant."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from store_credit.errors import InsufficientCredit
+from store_credit.lots import Lot, spend_lots
+from store_credit.wallet import Wallet, debit, issue_credit
+
+NOW = 1_800_000_000
+DAY = 86_400
+
+
+def lot(lot_id: str, remaining: int, expires_at: int | None = None, **kwargs: object) -> Lot:
+    return Lot(lot_id=lot_id, original=remaining, remaining=remaining, issued_at=NOW - DAY, source="manual", expires_at=expires_at, **kwargs)  # type: ignore[arg-type]
+
+
+def test_earliest_expiring_lot_is_spent_first_and_never_expiring_last() -> None:
+    lots = [lot("never", 500), lot("late", 500, NOW + 30 * DAY), lot("soon", 300, NOW + DAY)]
+    assert spend_lots(lots, 900, NOW) == [("soon", 300), ("late", 500), ("never", 100)]
+
+
+def test_expired_pending_and_held_credit_is_not_spent() -> None:
+    lots = [
+        lot("expired", 500, NOW - 1),
+        lot("pending", 500, valid_from=NOW + DAY),
+        lot("half_held", 400, NOW + DAY, held=300),
+        lot("free", 200),
+    ]
+    assert spend_lots(lots, 300, NOW) == [("half_held", 100), ("free", 200)]
+    assert spend_lots(lots, 301, NOW) == []
+
+
+def test_a_lot_expires_at_its_second_not_before() -> None:
+    expiring = lot("x", 100, NOW)
+    assert expiring.spendable(NOW - 1) == 100
+    assert expiring.spendable(NOW) == 0
+
+
+def empty_wallet() -> Wallet:
+    return Wallet("m", "c", "USD")
+
+
+def test_debit_takes_earliest_expiry_first_and_drops_spent_lots() -> None:
+    wallet = empty_wallet()
+    wallet = issue_credit(wallet, amount=1000, reason="a", actor="t", now_ms=NOW * 1000).after
+    wallet = issue_credit(wallet, amount=300, reason="b", actor="t", now_ms=NOW * 1000, expires_at=NOW + DAY).after
+    change = debit(wallet, amount=500, reason="d", actor="t", now_ms=NOW * 1000)
+    assert change.entry.lots == (("lot_2", -300), ("lot_1", -200))
+    assert set(change.after.lots) == {"lot_1"}
+    assert change.after.balance == 800
+    assert change.entry.balance_after == 800
+    assert change.after.version == wallet.version + 1
+
+
+def test_debit_beyond_available_is_refused_and_changes_nothing() -> None:
+    wallet = issue_credit(empty_wallet(), amount=700, reason="a", actor="t", now_ms=NOW * 1000).after
+    with pytest.raises(InsufficientCredit) as refused:
+        debit(wallet, amount=701, reason="d", actor="t", now_ms=NOW * 1000)
+    assert "7.01 USD requested, 7.00 USD available" in refused.value.detail
+    assert wallet.balance == 700
+
+
+def test_ledger_times_never_go_backwards_even_if_the_clock_does() -> None:
+    first = issue_credit(empty_wallet(), amount=1, reason="a", actor="t", now_ms=NOW * 1000)
+    second = issue_credit(first.after, amount=1, reason="b", actor="t", now_ms=NOW * 1000 - 5000)
+    assert second.entry.created_ms > first.entry.created_ms
+    assert second.entry.entry_id > first.entry.entry_id
+
+
+def test_due_at_is_the_earliest_notice_or_expiry() -> None:
+    wallet = issue_credit(empty_wallet(), amount=100, reason="a", actor="t", now_ms=NOW * 1000).after
+    assert wallet.due_at() is None  # never-expiring credit keeps the wallet off the due index
+    wallet = issue_credit(wallet, amount=100, reason="a", actor="t", now_ms=NOW * 1000, expires_at=NOW + 30 * DAY).after
+    assert wallet.due_at() == NOW + 23 * DAY  # the 7-day "expiring" notice comes first
+
+
+operations = st.lists(
+    st.tuples(st.sampled_from(["issue", "debit"]), st.integers(min_value=1, max_value=5000), st.sampled_from([None, 1, 5, 40])),
+    max_size=40,
+)
+
+
+@given(operations)
+def test_balance_equals_sum_of_lots_and_sum_of_ledger_after_any_sequence(ops: list[tuple[str, int, int | None]]) -> None:
+    wallet = empty_wallet()
+    ledger_sum = 0
+    now_ms = NOW * 1000
+    for kind, amount, days in ops:
+        now_ms += 1000
+        try:
+            if kind == "issue":
+                expires_at = NOW + days * DAY if days else None
+                change = issue_credit(wallet, amount=amount, reason="r", actor="t", now_ms=now_ms, expires_at=expires_at)
+            else:
+                change = debit(wallet, amount=amount, reason="r", actor="t", now_ms=now_ms)
+        except InsufficientCredit:
+            assert wallet.available(now_ms // 1000) < amount
+            continue
+        wallet = change.after
+        ledger_sum += change.entry.amount
+        assert change.entry.amount == sum(moved for _, moved in change.entry.lots)
+        assert wallet.balance == ledger_sum == change.entry.balance_after
+        assert wallet.available(now_ms // 1000) >= 0
+        assert all(lot.remaining > 0 for lot in wallet.lots.values())
