@@ -36,12 +36,13 @@ def create_stack_resources(client_factory: Any) -> None:
     """The table (from template.yaml), the event bus: what the handlers expect to exist."""
     from tests.harness import template
 
+    table = os.environ["TABLE_NAME"]
     dynamodb = client_factory("dynamodb")
-    dynamodb.create_table(**template.table_definition(TABLE))
+    dynamodb.create_table(**template.table_definition(table))
     dynamodb.update_time_to_live(
-        TableName=TABLE, TimeToLiveSpecification={"AttributeName": template.ttl_attribute(), "Enabled": True}
+        TableName=table, TimeToLiveSpecification={"AttributeName": template.ttl_attribute(), "Enabled": True}
     )
-    client_factory("events").create_event_bus(Name=BUS)
+    client_factory("events").create_event_bus(Name=os.environ["EVENT_BUS_NAME"])
 
 
 def reset_clients() -> None:

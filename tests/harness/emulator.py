@@ -47,6 +47,7 @@ def start_emulator(port: int = 0, *, serialized: bool = True) -> RunningEmulator
     """Serve moto on 127.0.0.1 (port 0: any free port) in a background thread."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    _silence_access_log()
     app: Any = DomainDispatcherApplication(create_backend_app)
     if serialized:
         app = SerializedApp(app)
@@ -54,3 +55,30 @@ def start_emulator(port: int = 0, *, serialized: bool = True) -> RunningEmulator
     thread = threading.Thread(target=server.serve_forever, name="moto-emulator", daemon=True)
     thread.start()
     return RunningEmulator(server, thread)
+
+
+def _silence_access_log() -> None:
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    """``python -m tests.harness.emulator --port N``: serve the locked emulator in its own
+    process, so the emulator and the code under test do not share one GIL."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--unserialized", action="store_true", help="moto's plain threaded server (to measure the race)")
+    args = parser.parse_args()
+    _silence_access_log()
+    running = start_emulator(args.port, serialized=not args.unserialized)
+    print(running.url, flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    running.stop()
+
+
+if __name__ == "__main__":
+    main()
