@@ -101,7 +101,9 @@ class Api:
     def get(self, url: str, headers: dict[str, str] | None = None) -> Any:
         return self.gateway.request("GET", url, headers=self._headers(None, headers))
 
-    def write(self, method: str, url: str, body: Any, *, key: str | None = "auto", headers: dict[str, str] | None = None) -> Any:
+    def write(
+        self, method: str, url: str, body: Any, *, key: str | None = "auto", headers: dict[str, str] | None = None
+    ) -> Any:
         idempotency_key = str(uuid.uuid4()) if key == "auto" else key
         return self.gateway.request(method, url, headers=self._headers(idempotency_key, headers), body=body)
 
@@ -112,7 +114,11 @@ class Api:
         return self.write("PUT", url, body, **kwargs)
 
     def issue(self, customer: str, amount: str, currency: str = "USD", **fields: Any) -> Any:
-        body = {"amount": {"amount": amount, "currency": currency}, "reason": fields.pop("reason", "goodwill"), **fields}
+        body = {
+            "amount": {"amount": amount, "currency": currency},
+            "reason": fields.pop("reason", "goodwill"),
+            **fields,
+        }
         return self.post(f"/v1/customers/{customer}/credits", body)
 
     def debit(self, customer: str, amount: str, currency: str = "USD", **kwargs: Any) -> Any:

@@ -12,7 +12,7 @@ from store_credit import wallet_service
 from store_credit.http_problems import caller, json_result, new_resolver
 from store_credit.idempotency import fingerprint, require_key
 from store_credit.models import DebitRequest, IssueCreditRequest, TransactionPage, WalletChangeOut, WalletOut
-from store_credit.observability import logger, metrics, tracer
+from store_credit.observability import logger, metrics
 
 app = new_resolver()
 
@@ -20,16 +20,26 @@ CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$
 IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", description="Required on writes")]
 
 
-@app.post("/v1/customers/<customer_id>/credits", responses={201: {"description": "Credit issued", "content": {"application/json": {"model": WalletChangeOut}}}})
-def issue_credit(customer_id: CustomerId, body: IssueCreditRequest, idempotency_key: IdempotencyKey = None) -> Response[WalletChangeOut]:
+@app.post(
+    "/v1/customers/<customer_id>/credits",
+    responses={201: {"description": "Credit issued", "content": {"application/json": {"model": WalletChangeOut}}}},
+)
+def issue_credit(
+    customer_id: CustomerId, body: IssueCreditRequest, idempotency_key: IdempotencyKey = None
+) -> Response[WalletChangeOut]:
     key = require_key(idempotency_key)
     request_hash = fingerprint("issue_credit", {"customer_id": customer_id}, app.current_event.json_body)
     result = wallet_service.issue(caller(app, "credits:write"), customer_id, body, key, request_hash)
     return json_result(result)
 
 
-@app.post("/v1/customers/<customer_id>/debits", responses={201: {"description": "Credit deducted", "content": {"application/json": {"model": WalletChangeOut}}}})
-def deduct_credit(customer_id: CustomerId, body: DebitRequest, idempotency_key: IdempotencyKey = None) -> Response[WalletChangeOut]:
+@app.post(
+    "/v1/customers/<customer_id>/debits",
+    responses={201: {"description": "Credit deducted", "content": {"application/json": {"model": WalletChangeOut}}}},
+)
+def deduct_credit(
+    customer_id: CustomerId, body: DebitRequest, idempotency_key: IdempotencyKey = None
+) -> Response[WalletChangeOut]:
     key = require_key(idempotency_key)
     request_hash = fingerprint("deduct_credit", {"customer_id": customer_id}, app.current_event.json_body)
     result = wallet_service.deduct(caller(app, "credits:write"), customer_id, body, key, request_hash)
@@ -52,7 +62,6 @@ def list_transactions(
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -1,4 +1,7 @@
-"""Privacy export, erasure and the liability report: routed in template.yaml; its behaviour is built in a later release."""
+"""Privacy export, erasure and the liability report.
+
+Routed in template.yaml; its behaviour is built in a later release.
+"""
 
 from __future__ import annotations
 

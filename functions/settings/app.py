@@ -12,7 +12,7 @@ from store_credit import settings_service
 from store_credit.http_problems import caller, json_result, new_resolver
 from store_credit.idempotency import fingerprint, require_key
 from store_credit.models import SettingsOut, SettingsUpdate
-from store_credit.observability import logger, metrics, tracer
+from store_credit.observability import logger, metrics
 
 app = new_resolver()
 
@@ -22,7 +22,12 @@ def show_settings() -> SettingsOut:
     return SettingsOut.model_validate(settings_service.show_settings(caller(app, "settings")))
 
 
-@app.put("/v1/settings", responses={200: {"description": "Settings after the update", "content": {"application/json": {"model": SettingsOut}}}})
+@app.put(
+    "/v1/settings",
+    responses={
+        200: {"description": "Settings after the update", "content": {"application/json": {"model": SettingsOut}}}
+    },
+)
 def update_settings(
     body: SettingsUpdate, idempotency_key: Annotated[str | None, Header(alias="idempotency-key")] = None
 ) -> Response[SettingsOut]:
@@ -32,7 +37,6 @@ def update_settings(
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

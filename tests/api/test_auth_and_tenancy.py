@@ -21,7 +21,9 @@ BODY = {"amount": {"amount": "1.00", "currency": "USD"}, "reason": "r"}
 
 
 @pytest.mark.parametrize(("method", "url", "scope"), ROUTES)
-def test_no_key_is_401_and_a_wrong_key_is_403(gateway: object, merchant: Merchant, method: str, url: str, scope: str) -> None:
+def test_no_key_is_401_and_a_wrong_key_is_403(
+    gateway: object, merchant: Merchant, method: str, url: str, scope: str
+) -> None:
     body = BODY if method == "POST" else {} if method == "PUT" else None
     assert Api(gateway, None).write(method, url, body).status == 401
     assert Api(gateway, "sk_test_not_a_key").write(method, url, body).status == 403
@@ -29,7 +31,9 @@ def test_no_key_is_401_and_a_wrong_key_is_403(gateway: object, merchant: Merchan
 
 
 @pytest.mark.parametrize(("method", "url", "scope"), ROUTES)
-def test_a_key_without_the_routes_scope_is_403_problem(gateway: object, aws: None, method: str, url: str, scope: str) -> None:
+def test_a_key_without_the_routes_scope_is_403_problem(
+    gateway: object, aws: None, method: str, url: str, scope: str
+) -> None:
     from store_credit.auth import SCOPES
 
     other_scopes = tuple(s for s in SCOPES if s != scope)

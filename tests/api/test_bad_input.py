@@ -116,7 +116,15 @@ SETTINGS_VIOLATIONS = [
     ({"hold_ttl_minutes": "60"}, "hold_ttl_minutes"),
     ({"apply_to_shipping": "yes"}, "apply_to_shipping"),
     ({"redemption_limits": [{"min_order": "100.00"}]}, "redemption_limits.0"),
-    ({"redemption_limits": [{"min_order": "100.00", "max_fixed": "10.00"}, {"min_order": "50.00", "max_fixed": "5.00"}]}, "redemption_limits"),
+    (
+        {
+            "redemption_limits": [
+                {"min_order": "100.00", "max_fixed": "10.00"},
+                {"min_order": "50.00", "max_fixed": "5.00"},
+            ]
+        },
+        "redemption_limits",
+    ),
     ({"redemption_limits": [{"min_order": None, "max_percent": "5"}] * 6}, "redemption_limits"),
     ({"earning_rules": [{"type": "lottery"}]}, "earning_rules.0"),
     ({"earning_rules": [{"type": "referral", "fixed": "5.00", "percent": "10"}]}, "earning_rules.0"),

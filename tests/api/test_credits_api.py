@@ -11,7 +11,9 @@ from tests.harness.audit import audit_wallet
 def test_issue_credit_creates_a_lot_and_a_ledger_entry(api: Api, merchant: Merchant) -> None:
     # Given a customer with no credit
     # When the merchant issues 25.00 USD expiring in 30 days
-    response = api.issue("cus_1", "25.00", reason="Refund order 1001", source="refund", expires={"days": 30}, note="box damaged")
+    response = api.issue(
+        "cus_1", "25.00", reason="Refund order 1001", source="refund", expires={"days": 30}, note="box damaged"
+    )
 
     # Then the answer is 201 with the ledger entry and the wallet after it
     assert response.status == 201
@@ -26,7 +28,10 @@ def test_issue_credit_creates_a_lot_and_a_ledger_entry(api: Api, merchant: Merch
     assert wallet["available"] == {"amount": "25.00", "currency": "USD"}
     assert wallet["held"] == {"amount": "0.00", "currency": "USD"}
     assert [lot["source"] for lot in wallet["lots"]] == ["refund"]
-    assert wallet["next_expiry"] == {"expires_at": entry["expires_at"], "amount": {"amount": "25.00", "currency": "USD"}}
+    assert wallet["next_expiry"] == {
+        "expires_at": entry["expires_at"],
+        "amount": {"amount": "25.00", "currency": "USD"},
+    }
     audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()
 
 

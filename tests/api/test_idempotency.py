@@ -34,8 +34,12 @@ def test_same_key_with_a_different_body_is_409_and_changes_nothing(api: Api) -> 
 
 
 def test_key_order_in_the_body_does_not_matter(api: Api) -> None:
-    first = api.post("/v1/customers/cus_1/credits", '{"amount":{"amount":"1.00","currency":"USD"},"reason":"r"}', key="k")
-    again = api.post("/v1/customers/cus_1/credits", '{"reason":"r","amount":{"currency":"USD","amount":"1.00"}}', key="k")
+    first = api.post(
+        "/v1/customers/cus_1/credits", '{"amount":{"amount":"1.00","currency":"USD"},"reason":"r"}', key="k"
+    )
+    again = api.post(
+        "/v1/customers/cus_1/credits", '{"reason":"r","amount":{"currency":"USD","amount":"1.00"}}', key="k"
+    )
     assert first.status == again.status == 201
     assert again.json() == first.json()
 

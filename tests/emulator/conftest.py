@@ -51,7 +51,7 @@ def emulator(ministack: MiniStack) -> Iterator[str]:
 @pytest.fixture
 def locked_moto() -> Iterator[str]:
     """moto's server behind the request lock, in its own process (no GIL shared with the test)."""
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "tests.harness.emulator"], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None

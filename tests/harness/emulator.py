@@ -71,7 +71,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--unserialized", action="store_true", help="moto's plain threaded server (to measure the race)")
+    parser.add_argument(
+        "--unserialized", action="store_true", help="moto's plain threaded server (to measure the race)"
+    )
     args = parser.parse_args()
     _silence_access_log()
     running = start_emulator(args.port, serialized=not args.unserialized)

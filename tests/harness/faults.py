@@ -22,7 +22,9 @@ def transaction_canceled(*reasons: str) -> ClientError:
 
 
 @contextmanager
-def on_call(operation: str, *, before: list[Exception] | None = None, after: list[Exception] | None = None) -> Iterator[list[str]]:
+def on_call(
+    operation: str, *, before: list[Exception] | None = None, after: list[Exception] | None = None
+) -> Iterator[list[str]]:
     """Raise the given errors on successive calls of ``operation``: ``before`` the request is
     sent (nothing written) or ``after`` it succeeded (written, but the answer is lost)."""
     from store_credit import wallet_store

@@ -125,15 +125,17 @@ class Gateway:
             params = route.match(method.upper(), path)
             if params is None:
                 continue
-            event = self._event(route, path, raw_query, lower_headers, raw_body, params)
+            event = self._event(route, path, raw_query, headers=lower_headers, body=raw_body, params=params)
             if route.authorized:
                 refused = self._authorize(route, event)
                 if refused is not None:
                     return refused
             try:
                 result = invoke(route.code_dir, event)
-            except Exception:  # noqa: BLE001 - as API Gateway does when the function fails
-                return HttpResponse(500, {"content-type": "application/json"}, json.dumps({"message": "Internal Server Error"}))
+            except Exception:
+                return HttpResponse(
+                    500, {"content-type": "application/json"}, json.dumps({"message": "Internal Server Error"})
+                )
             return self._response(result)
         return HttpResponse(404, {"content-type": "application/json"}, json.dumps({"message": "Not Found"}))
 
@@ -142,6 +144,7 @@ class Gateway:
         route: template.Route,
         path: str,
         raw_query: str,
+        *,
         headers: dict[str, str],
         body: str | None,
         params: dict[str, str],

@@ -65,14 +65,14 @@ def start_ministack(port: int | None = None, *, timeout: float = 60.0) -> MiniSt
         "LOG_LEVEL": "WARNING",
     }
     with log_path.open("wb") as log:
-        process = subprocess.Popen([str(binary)], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen([str(binary)], cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
     running = MiniStack(process, port, log_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"MiniStack exited: {log_path.read_text()[-2000:]}")
         try:
-            with urllib.request.urlopen(f"{running.url}/_ministack/health", timeout=1):  # noqa: S310 - loopback
+            with urllib.request.urlopen(f"{running.url}/_ministack/health", timeout=1):
                 return running
         except OSError:
             time.sleep(0.2)

@@ -37,7 +37,7 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 @lru_cache(maxsize=1)
 def load_template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
 
 
 def resources(kind: str | None = None) -> dict[str, dict[str, Any]]:

@@ -32,7 +32,9 @@ def test_days_form_ends_at_local_midnight_of_the_nth_day(issued: str, tz: str, d
 
 
 def test_on_form_is_the_end_of_that_local_day() -> None:
-    expires_at = resolve_expiry(None, None, date(2026, 12, 31), issued_at=epoch("2026-11-22T10:00:00+00:00"), tz_name="Asia/Taipei")
+    expires_at = resolve_expiry(
+        None, None, date(2026, 12, 31), issued_at=epoch("2026-11-22T10:00:00+00:00"), tz_name="Asia/Taipei"
+    )
     assert expires_at == epoch("2026-12-31T23:59:59+08:00")
     assert datetime.fromtimestamp(expires_at, UTC).isoformat() == "2026-12-31T15:59:59+00:00"
 

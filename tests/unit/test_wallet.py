@@ -15,7 +15,15 @@ DAY = 86_400
 
 
 def lot(lot_id: str, remaining: int, expires_at: int | None = None, **kwargs: object) -> Lot:
-    return Lot(lot_id=lot_id, original=remaining, remaining=remaining, issued_at=NOW - DAY, source="manual", expires_at=expires_at, **kwargs)  # type: ignore[arg-type]
+    return Lot(
+        lot_id=lot_id,
+        original=remaining,
+        remaining=remaining,
+        issued_at=NOW - DAY,
+        source="manual",
+        expires_at=expires_at,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def test_earliest_expiring_lot_is_spent_first_and_never_expiring_last() -> None:
@@ -79,13 +87,17 @@ def test_due_at_is_the_earliest_notice_or_expiry() -> None:
 
 
 operations = st.lists(
-    st.tuples(st.sampled_from(["issue", "debit"]), st.integers(min_value=1, max_value=5000), st.sampled_from([None, 1, 5, 40])),
+    st.tuples(
+        st.sampled_from(["issue", "debit"]), st.integers(min_value=1, max_value=5000), st.sampled_from([None, 1, 5, 40])
+    ),
     max_size=40,
 )
 
 
 @given(operations)
-def test_balance_equals_sum_of_lots_and_sum_of_ledger_after_any_sequence(ops: list[tuple[str, int, int | None]]) -> None:
+def test_balance_equals_sum_of_lots_and_sum_of_ledger_after_any_sequence(
+    ops: list[tuple[str, int, int | None]],
+) -> None:
     wallet = empty_wallet()
     ledger_sum = 0
     now_ms = NOW * 1000
@@ -94,7 +106,9 @@ def test_balance_equals_sum_of_lots_and_sum_of_ledger_after_any_sequence(ops: li
         try:
             if kind == "issue":
                 expires_at = NOW + days * DAY if days else None
-                change = issue_credit(wallet, amount=amount, reason="r", actor="t", now_ms=now_ms, expires_at=expires_at)
+                change = issue_credit(
+                    wallet, amount=amount, reason="r", actor="t", now_ms=now_ms, expires_at=expires_at
+                )
             else:
                 change = debit(wallet, amount=amount, reason="r", actor="t", now_ms=now_ms)
         except InsufficientCredit:

@@ -31,7 +31,11 @@ def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldE
 
 def _field_path(location: tuple[Any, ...]) -> str:
     # ("body", "amount", "amount") → "amount.amount"; ("query", "limit") → "limit"
-    parts = [str(p) for p in location[1:]] if location and location[0] in {"body", "query", "path", "header"} else [str(p) for p in location]
+    parts = (
+        [str(p) for p in location[1:]]
+        if location and location[0] in {"body", "query", "path", "header"}
+        else [str(p) for p in location]
+    )
     return ".".join(parts) or "body"
 
 

@@ -56,7 +56,7 @@ def replay(record: IdempotencyRecord, request_hash: str) -> ApiResult:
 
 def backoff(attempt: int) -> None:
     # Full jitter: concurrent writers on one hot wallet spread out instead of colliding again.
-    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+    time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter, not secrecy
 
 
 def guarded_write(

@@ -20,14 +20,23 @@ from pydantic import (
 
 from store_credit.clock import MAX_EXPIRY_DAYS
 from store_credit.errors import InvalidInput
-from store_credit.money import exponent, parse_minor
+from store_credit.money import parse_minor
 
-Reason = Annotated[StrictStr, Field(min_length=1, max_length=50, description="Shown in the ledger; at most 50 characters.")]
-Note = Annotated[StrictStr, Field(max_length=500, description="Internal note; personal data may go here and is erased on request.")]
+Reason = Annotated[
+    StrictStr, Field(min_length=1, max_length=50, description="Shown in the ledger; at most 50 characters.")
+]
+Note = Annotated[
+    StrictStr, Field(max_length=500, description="Internal note; personal data may go here and is erased on request.")
+]
 CurrencyCode = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$", examples=["USD"], description="ISO 4217 code.")]
 DecimalString = Annotated[
     StrictStr,
-    Field(pattern=r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$", max_length=40, examples=["12.34"], description="Decimal string, never a JSON number."),
+    Field(
+        pattern=r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$",
+        max_length=40,
+        examples=["12.34"],
+        description="Decimal string, never a JSON number.",
+    ),
 ]
 Source = Literal["manual", "refund", "reward", "purchase", "renewal", "import", "goodwill"]
 
@@ -123,7 +132,9 @@ class NextExpiry(BaseModel):
 class WalletOut(BaseModel):
     customer_id: str
     currency: str
-    balance: MoneyOut = Field(description="Σ lot remainders: available + held + not yet valid + expired awaiting the expiry job.")
+    balance: MoneyOut = Field(
+        description="Σ lot remainders: available + held + not yet valid + expired awaiting the expiry job."
+    )
     available: MoneyOut
     held: MoneyOut
     lots: list[LotOut]

@@ -6,10 +6,10 @@ import json
 import time
 from typing import Any
 
-from store_credit import wallet_store
-from store_credit.auth import SCOPES, Caller, hash_api_key, new_api_key, new_webhook_secret
 from pydantic import ValidationError
 
+from store_credit import wallet_store
+from store_credit.auth import SCOPES, Caller, hash_api_key, new_api_key, new_webhook_secret
 from store_credit.errors import DomainError, FieldError, InvalidInput, WriteConflict
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.models import Settings, SettingsOut, SettingsUpdate

@@ -103,7 +103,7 @@ def issue_credit(
     source: str = "manual",
     expires_at: int | None = None,
     valid_from: int | None = None,
-    restrictions: Restrictions = Restrictions(),
+    restrictions: Restrictions | None = None,
     note: str | None = None,
     idempotency_key: str | None = None,
     order_id: str | None = None,
@@ -125,7 +125,7 @@ def issue_credit(
         source=source,
         expires_at=expires_at,
         valid_from=valid_from,
-        restrictions=restrictions,
+        restrictions=restrictions or Restrictions(),
     )
     after = _advance(wallet, {**wallet.lots, lot_id: lot}, created_ms)
     entry = LedgerEntry(

@@ -41,10 +41,10 @@ def _write_change(
     caller: Caller,
     customer_id: str,
     currency: str,
+    *,
     idempotency_key: str,
     request_hash: str,
     decide: Any,
-    *,
     status: int,
     email: str | None = None,
     phone: str | None = None,
@@ -89,9 +89,13 @@ def issue(
 ) -> ApiResult:
     amount = request.amount.minor()
     valid_from = int(request.valid_from.timestamp()) if request.valid_from is not None else None
-    restrictions = Restrictions(
-        product_ids=tuple(request.restrictions.product_ids), categories=tuple(request.restrictions.categories)
-    ) if request.restrictions else Restrictions()
+    restrictions = (
+        Restrictions(
+            product_ids=tuple(request.restrictions.product_ids), categories=tuple(request.restrictions.categories)
+        )
+        if request.restrictions
+        else Restrictions()
+    )
 
     def decide(wallet: Wallet, settings: Settings, now_ms: int) -> WalletChange:
         expires_at = _expiry(request.expires, settings, now_ms // 1000)
@@ -116,9 +120,9 @@ def issue(
         caller,
         customer_id,
         request.amount.currency,
-        idempotency_key,
-        request_hash,
-        decide,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        decide=decide,
         status=201,
         email=request.email,
         phone=request.phone,
@@ -143,7 +147,15 @@ def deduct(
             idempotency_key=idempotency_key,
         )
 
-    return _write_change(caller, customer_id, request.amount.currency, idempotency_key, request_hash, decide, status=201)
+    return _write_change(
+        caller,
+        customer_id,
+        request.amount.currency,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        decide=decide,
+        status=201,
+    )
 
 
 def show_wallet(caller: Caller, customer_id: str, currency: str) -> dict[str, Any]:

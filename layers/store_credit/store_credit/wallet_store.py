@@ -550,7 +550,11 @@ def _transact(
             if codes & {"ThrottlingError", "ProvisionedThroughputExceeded"}:
                 raise WriteConflict() from error  # retried by the caller's backoff loop
             raise
-        if code in {"TransactionConflictException", "TransactionInProgressException", "IdempotentParameterMismatchException"}:
+        if code in {
+            "TransactionConflictException",
+            "TransactionInProgressException",
+            "IdempotentParameterMismatchException",
+        }:
             raise WriteConflict() from error
         if _is_throttle(code):
             raise WriteConflict() from error

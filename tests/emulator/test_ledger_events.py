@@ -1,0 +1,67 @@
+"""Events come from the ledger: one credit.* event per ledger entry, none for refused writes.
+
+On MiniStack: moto (5.2.5 with this botocore) answers DescribeStream "not yet implemented"."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+
+from tests.conftest import Api, make_merchant
+from tests.harness.gateway import Gateway
+from tests.harness.pumps import StreamPump, matches
+
+
+def capture_bus() -> Any:
+    """An SQS queue behind a rule that takes every event of the service's bus."""
+    sqs = boto3.client("sqs")
+    events = boto3.client("events")
+    queue_url = sqs.create_queue(QueueName=f"captured-{os.environ['EVENT_BUS_NAME']}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bus = os.environ["EVENT_BUS_NAME"]
+    events.put_rule(Name="all", EventBusName=bus, EventPattern=json.dumps({"source": ["store-credit"]}))
+    events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    def received() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return received
+
+
+def test_issue_and_debit_become_events_and_refusals_do_not(emulator: str) -> None:
+    # Given a bus whose events we can read
+    api = Api(Gateway(), make_merchant("acme").api_key)
+    received = capture_bus()
+    pump = StreamPump()
+    pump.pump()  # the merchant's settings and key are not ledger entries
+
+    # When credit is issued, a debit succeeds and another is refused
+    api.issue("cus_1", "10.00", notify=True)
+    api.debit("cus_1", "4.00")
+    assert api.debit("cus_1", "100.00").status == 409
+    pump.pump()
+
+    # Then exactly two events arrive, carrying merchant, customer, amount, balance and entry id
+    events = received()
+    assert [e["detail-type"] for e in events] == ["credit.issued", "credit.debited"]
+    issued, debited = (e["detail"] for e in events)
+    assert issued["merchant_id"] == "acme"
+    assert issued["customer_id"] == "cus_1"
+    assert issued["amount"] == {"amount": "10.00", "currency": "USD"}
+    assert issued["notify"] is True
+    assert debited["amount"] == {"amount": "-4.00", "currency": "USD"}
+    assert debited["balance_after"] == {"amount": "6.00", "currency": "USD"}
+    ledger = api.get("/v1/customers/cus_1/transactions").json()["items"]
+    assert {issued["entry_id"], debited["entry_id"]} == {e["id"] for e in ledger}
+
+
+def test_the_templates_filter_lets_only_new_ledger_entries_through() -> None:
+    pattern = StreamPump().patterns[0]
+    entry = {"eventName": "INSERT", "dynamodb": {"Keys": {"SK": {"S": "L#01ABC"}}}}
+    assert matches(pattern, entry)
+    assert not matches(pattern, {"eventName": "MODIFY", "dynamodb": {"Keys": {"SK": {"S": "L#01ABC"}}}})
+    assert not matches(pattern, {"eventName": "INSERT", "dynamodb": {"Keys": {"SK": {"S": "W#USD"}}}})

@@ -1,0 +1,56 @@
+"""Rules of this service that a reviewer would otherwise have to remember."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.harness.template import ROOT
+
+DOMAIN = ROOT / "layers" / "store_credit" / "store_credit"
+AWS_MODULES = {"wallet_store.py", "event_bus.py"}  # the only modules that talk to AWS
+
+
+def imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_store_modules_import_boto3() -> None:
+    offenders = [
+        p.name for p in DOMAIN.glob("*.py") if p.name not in AWS_MODULES and {"boto3", "botocore"} & imported_modules(p)
+    ]
+    assert offenders == []
+    handlers = [p for p in (ROOT / "functions").glob("*/app.py") if {"boto3", "botocore"} & imported_modules(p)]
+    assert handlers == []
+
+
+def test_no_scan_anywhere_in_the_service() -> None:
+    for path in [*DOMAIN.glob("*.py"), *(ROOT / "functions").glob("*/app.py")]:
+        source = path.read_text()
+        assert ".scan(" not in source and '"Scan"' not in source, path
+
+
+def test_no_floats_near_money() -> None:
+    for name in ("money.py", "wallet.py", "lots.py", "wallet_service.py", "wallet_store.py", "views.py"):
+        tree = ast.parse((DOMAIN / name).read_text())
+        floats = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, float)]
+        calls = [
+            n.lineno
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "float"
+        ]
+        assert floats == calls == [], name
+
+
+def test_handlers_stay_thin() -> None:
+    for path in (ROOT / "functions").glob("*/app.py"):
+        code_lines = [
+            line for line in path.read_text().splitlines() if line.strip() and not line.strip().startswith("#")
+        ]
+        assert len(code_lines) <= 70, f"{path.parent.name}: {len(code_lines)} lines; move logic into the layer"

@@ -1,0 +1,135 @@
+"""template.yaml is the deployed truth: it lints, it translates, and code and template agree."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import template
+from tests.harness.gateway import load_handler_module
+
+ROOT = template.ROOT
+
+
+def test_cfn_lint_with_serverless_rules_is_clean() -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run(
+        [str(cfn_lint), "--append-rules", "cfn_lint_serverless.rules", "--", str(template.TEMPLATE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def packaged(raw: dict[str, Any]) -> dict[str, Any]:
+    """What `sam package` hands CloudFormation: code locations become S3 URIs."""
+    doc = copy.deepcopy(raw)
+    for resource in doc["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str):
+                props[key] = f"s3://artifacts/{props[key].strip('/')}.zip"
+    return doc
+
+
+@pytest.fixture(scope="module")
+def cloudformation() -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    return transform(packaged(template.load_template()), {}, NoManagedPolicies())
+
+
+def of_type(doc: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in doc["Resources"].items() if r["Type"] == kind}
+
+
+def test_sam_translator_accepts_the_template(cloudformation: dict[str, Any]) -> None:
+    routes = of_type(cloudformation, "AWS::ApiGatewayV2::Api")
+    assert len(routes) == 1
+    functions = of_type(cloudformation, "AWS::Lambda::Function")
+    assert len(functions) == len(template.resources("AWS::Serverless::Function"))
+    for name, function in functions.items():
+        props = function["Properties"]
+        assert props["Architectures"] == ["arm64"], name
+        major, minor = props["Runtime"].removeprefix("python").split(".")
+        assert (int(major), int(minor)) >= (3, 12), name
+        assert props["Layers"], name
+
+
+def test_every_function_has_a_log_group_with_retention() -> None:
+    groups = {
+        json.dumps(r["Properties"]["LogGroupName"]): r["Properties"]
+        for r in template.resources("AWS::Logs::LogGroup").values()
+        if "LogGroupName" in r["Properties"]
+    }
+    for name in template.resources("AWS::Serverless::Function"):
+        key = json.dumps({"Fn::Sub": f"/aws/lambda/${{{name}}}"})
+        assert key in groups, name
+        assert "RetentionInDays" in groups[key]
+
+
+def test_the_table_keeps_money_safe() -> None:
+    table = template.resources("AWS::DynamoDB::Table")["CreditTable"]
+    props = table["Properties"]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"]["Enabled"] is True
+
+
+def test_the_layer_is_built_by_sam_for_arm64() -> None:
+    layer = template.resources("AWS::Serverless::LayerVersion")["DomainLayer"]
+    assert layer["Metadata"]["BuildMethod"].startswith("python3.")
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    assert (ROOT / layer["Properties"]["ContentUri"] / "requirements.txt").exists()
+    assert (ROOT / layer["Properties"]["ContentUri"] / "store_credit" / "__init__.py").exists()
+
+
+def resolver_routes(code_dir: Path) -> set[tuple[str, str]] | None:
+    app = getattr(load_handler_module(code_dir, instance=99), "app", None)
+    if app is None:
+        return None
+    schema = app.get_openapi_schema()
+    return {
+        (method.upper(), path)
+        for path, item in (schema.paths or {}).items()
+        for method in item.model_dump(exclude_none=True)
+    }
+
+
+def test_code_and_template_route_the_same_paths() -> None:
+    by_function: dict[Path, set[tuple[str, str]]] = {}
+    for route in template.http_routes():
+        by_function.setdefault(route.code_dir, set()).add((route.method, route.path))
+    built = 0
+    for code_dir, declared in by_function.items():
+        served = resolver_routes(code_dir)
+        if served is None:
+            continue  # a function whose release answers 501 on all its routes
+        built += 1
+        assert served == declared, code_dir.name
+    assert built >= 2
+
+
+def test_every_function_in_the_template_has_its_handler() -> None:
+    for name, function in template.resources("AWS::Serverless::Function").items():
+        props = function["Properties"]
+        module, handler = props["Handler"].split(".")
+        assert (ROOT / props["CodeUri"] / f"{module}.py").exists(), name
+        assert callable(getattr(load_handler_module(ROOT / props["CodeUri"], instance=98), handler)), name
+
+
+def test_local_only_routes_never_reach_the_template() -> None:
+    assert not [r for r in template.http_routes() if r.path.startswith("/local")]
