@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make run` (the service on http://127.0.0.1:3000 over an
+# embedded AWS emulator) and `make test` (lint, types, every test). Both build what they need.
+
+PYTHON ?= python3
+VENV := .venv
+EMULATOR_VENV := .venv-emulator
+PY := $(VENV)/bin/python
+PYTHONPATH := .:layers/store_credit
+export PYTHONPATH
+
+.PHONY: run test lint unit bench openapi currencies emulator clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade "pip>=25.1"
+	$(VENV)/bin/pip install --quiet --group dev
+	touch $@
+
+# MiniStack pins its own botocore, so it lives in a virtualenv of its own and runs as a process.
+$(EMULATOR_VENV)/.installed:
+	$(PYTHON) -m venv $(EMULATOR_VENV)
+	$(EMULATOR_VENV)/bin/pip install --quiet "ministack==1.5.33"
+	touch $@
+
+emulator: $(EMULATOR_VENV)/.installed
+
+run: $(VENV)/.installed emulator
+	$(PY) -m tests.harness.local_stack
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: $(VENV)/.installed emulator lint
+	$(PY) -m pytest
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit
+
+openapi: $(VENV)/.installed
+	$(PY) -m tests.harness.openapi
+
+currencies: $(VENV)/.installed
+	$(PY) tests/harness/generate_currencies.py
+
+clean:
+	rm -rf $(VENV) $(EMULATOR_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .aws-sam
