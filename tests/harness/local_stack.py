@@ -118,7 +118,7 @@ class SqsPump(threading.Thread):
                 for m in messages:
                     if m["MessageId"] not in failed:
                         sqs.delete_message(QueueUrl=os.environ["IMPORT_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
-            except Exception as error:  # noqa: BLE001 - keep pumping; say what happened
+            except Exception as error:
                 print(f"sqs pump: {error}", file=sys.stderr)
                 time.sleep(1)
 
@@ -136,7 +136,7 @@ class StreamThread(threading.Thread):
             try:
                 if pump.pump() == 0:
                     time.sleep(0.3)
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 print(f"stream pump: {error}", file=sys.stderr)
                 time.sleep(1)
 
@@ -148,7 +148,7 @@ def make_handler(gateway: Any) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        def log_message(self, format: str, *args: Any) -> None:
             sys.stderr.write(f"{self.command} {self.path} → {args[1] if len(args) > 1 else ''}\n")
 
         def _send(self, status: int, headers: dict[str, str], body: str) -> None:
@@ -196,7 +196,7 @@ def make_handler(gateway: Any) -> type[BaseHTTPRequestHandler]:
             response = gateway.request(self.command, self.path, headers=dict(self.headers.items()), body=body)
             self._send(response.status, response.headers, response.body)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
     return Handler
 
@@ -224,7 +224,7 @@ def main() -> None:
             f"  webhook secret:  {DEMO['webhook_secret']}\n"
             f"  try: curl -s {url}/v1/customers/cus_1/credits -H 'Authorization: Bearer {DEMO['api_key']}' "
             "-H 'Idempotency-Key: demo-1' -H 'Content-Type: application/json' "
-            "-d '{\"amount\": {\"amount\": \"25.00\", \"currency\": \"USD\"}, \"reason\": \"Welcome credit\"}'",
+            '-d \'{"amount": {"amount": "25.00", "currency": "USD"}, "reason": "Welcome credit"}\'',
             flush=True,
         )
         server.serve_forever()
