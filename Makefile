@@ -38,6 +38,10 @@ test: $(VENV)/.installed emulator lint
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit
 
+# Figures, not assertions: DynamoDB round trips, capacity units and latency per operation.
+bench: $(VENV)/.installed emulator
+	$(PY) -m tests.bench.operations
+
 openapi: $(VENV)/.installed
 	$(PY) -m tests.harness.openapi
 

@@ -4,52 +4,33 @@ that routes like template.yaml, and a demo merchant with an API key."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-TABLE = "store-credit-test"
-BUS = "store-credit-test"
+from tests.harness.api_client import Api, Merchant, create_stack_resources, make_merchant, reset_clients
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "TABLE_NAME": TABLE,
-        "EVENT_BUS_NAME": BUS,
-        "POWERTOOLS_SERVICE_NAME": "store-credit",
-        "POWERTOOLS_METRICS_NAMESPACE": "StoreCredit",
-        "POWERTOOLS_TRACE_DISABLED": "1",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-        "POWERTOOLS_DEV": "false",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+__all__ = ["Api", "Merchant", "make_merchant"]
+
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "TABLE_NAME": "store-credit-test",
+    "EVENT_BUS_NAME": "store-credit-test",
+    "POWERTOOLS_SERVICE_NAME": "store-credit",
+    "POWERTOOLS_METRICS_NAMESPACE": "StoreCredit",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
 
 
-def create_stack_resources(client_factory: Any) -> None:
-    """The table (from template.yaml), the event bus: what the handlers expect to exist."""
-    from tests.harness import template
-
-    table = os.environ["TABLE_NAME"]
-    dynamodb = client_factory("dynamodb")
-    dynamodb.create_table(**template.table_definition(table))
-    dynamodb.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"AttributeName": template.ttl_attribute(), "Enabled": True}
-    )
-    client_factory("events").create_event_bus(Name=os.environ["EVENT_BUS_NAME"])
-
-
-def reset_clients() -> None:
-    from store_credit import event_bus, wallet_store
-
-    wallet_store.reset_client()
-    event_bus.reset_client()
+def pytest_configure(config: pytest.Config) -> None:
+    # Never reach a real AWS account: fake credentials, and no endpoint left over from a shell.
+    os.environ.update(TEST_ENV)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
 
 
 @pytest.fixture
@@ -64,69 +45,9 @@ def aws() -> Iterator[None]:
     reset_clients()
 
 
-@dataclass
-class Merchant:
-    merchant_id: str
-    api_key: str
-    webhook_secret: str
-
-
-def make_merchant(merchant_id: str, **kwargs: Any) -> Merchant:
-    from store_credit.settings_service import create_merchant
-
-    created = create_merchant(merchant_id, key_prefix="sk_test", **kwargs)
-    return Merchant(merchant_id, created["api_key"], created["webhook_secret"])
-
-
 @pytest.fixture
 def merchant(aws: None) -> Merchant:
     return make_merchant("acme")
-
-
-class Api:
-    """Calls through the template's routes with a merchant's API key."""
-
-    def __init__(self, gateway: Any, api_key: str | None) -> None:
-        self.gateway = gateway
-        self.api_key = api_key
-
-    def _headers(self, idempotency_key: str | None, extra: dict[str, str] | None) -> dict[str, str]:
-        headers = {"content-type": "application/json"}
-        if self.api_key:
-            headers["authorization"] = f"Bearer {self.api_key}"
-        if idempotency_key:
-            headers["idempotency-key"] = idempotency_key
-        return {**headers, **(extra or {})}
-
-    def get(self, url: str, headers: dict[str, str] | None = None) -> Any:
-        return self.gateway.request("GET", url, headers=self._headers(None, headers))
-
-    def write(
-        self, method: str, url: str, body: Any, *, key: str | None = "auto", headers: dict[str, str] | None = None
-    ) -> Any:
-        idempotency_key = str(uuid.uuid4()) if key == "auto" else key
-        return self.gateway.request(method, url, headers=self._headers(idempotency_key, headers), body=body)
-
-    def post(self, url: str, body: Any, **kwargs: Any) -> Any:
-        return self.write("POST", url, body, **kwargs)
-
-    def put(self, url: str, body: Any, **kwargs: Any) -> Any:
-        return self.write("PUT", url, body, **kwargs)
-
-    def issue(self, customer: str, amount: str, currency: str = "USD", **fields: Any) -> Any:
-        body = {
-            "amount": {"amount": amount, "currency": currency},
-            "reason": fields.pop("reason", "goodwill"),
-            **fields,
-        }
-        return self.post(f"/v1/customers/{customer}/credits", body)
-
-    def debit(self, customer: str, amount: str, currency: str = "USD", **kwargs: Any) -> Any:
-        body = {"amount": {"amount": amount, "currency": currency}, "reason": "manual deduction"}
-        return self.post(f"/v1/customers/{customer}/debits", body, **kwargs)
-
-    def wallet(self, customer: str, currency: str = "USD") -> Any:
-        return self.get(f"/v1/customers/{customer}/wallet?currency={currency}")
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_merchant
 from tests.harness import template
+from tests.harness.api_client import make_merchant
 from tests.harness.gateway import invoke
 
 EVENTS = template.ROOT / "events"

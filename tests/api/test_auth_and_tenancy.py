@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from tests.conftest import Api, Merchant, make_merchant
+from tests.harness.api_client import Api, Merchant, make_merchant
 from tests.harness.audit import all_items
 
 ROUTES = [

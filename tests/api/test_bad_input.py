@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from tests.harness.api_client import Api
 from tests.harness.audit import all_items
 
 VALID: dict[str, Any] = {"amount": {"amount": "10.00", "currency": "USD"}, "reason": "goodwill"}

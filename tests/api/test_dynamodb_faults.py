@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api, Merchant
+from tests.harness.api_client import Api, Merchant
 from tests.harness.audit import audit_wallet
 from tests.harness.faults import client_error, count_calls, on_call, transaction_canceled
 

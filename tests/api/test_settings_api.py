@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api
+from tests.harness.api_client import Api
 
 
 def test_defaults_are_the_contracts(api: Api) -> None:

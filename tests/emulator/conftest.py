@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import create_stack_resources, reset_clients
+from tests.harness.api_client import create_stack_resources, reset_clients
 from tests.harness.ministack import MiniStack, start_ministack
 from tests.harness.template import ROOT
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import Api, make_merchant
+from tests.harness.api_client import Api, make_merchant
 from tests.harness.audit import audit_wallet
 from tests.harness.gateway import Gateway
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from tests.conftest import Api, make_merchant
+from tests.harness.api_client import Api, make_merchant
 from tests.harness.gateway import Gateway
 from tests.harness.pumps import StreamPump, matches
 

@@ -129,7 +129,7 @@ class NextExpiry(BaseModel):
     amount: MoneyOut
 
 
-class WalletOut(BaseModel):
+class WalletSummaryOut(BaseModel):
     customer_id: str
     currency: str
     balance: MoneyOut = Field(
@@ -137,8 +137,11 @@ class WalletOut(BaseModel):
     )
     available: MoneyOut
     held: MoneyOut
-    lots: list[LotOut]
     next_expiry: NextExpiry | None
+
+
+class WalletOut(WalletSummaryOut):
+    lots: list[LotOut]
 
 
 class TransactionOut(BaseModel):
@@ -159,7 +162,7 @@ class TransactionOut(BaseModel):
 
 class WalletChangeOut(BaseModel):
     transaction: TransactionOut
-    wallet: WalletOut
+    wallet: WalletSummaryOut
 
 
 class TransactionPage(BaseModel):

@@ -31,9 +31,10 @@ def lot_json(lot: Lot, currency: str, tz: str, now: int) -> dict[str, Any]:
     }
 
 
-def wallet_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
+def wallet_summary_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
+    """Balances without the lot list: what a write answers (and its idempotency record keeps,
+    so the record's size, and its write units, do not grow with the number of lots)."""
     currency = wallet.currency
-    lots = sorted(wallet.lots.values(), key=lambda lot: (lot.expires_at is None, lot.expires_at or 0, lot.issued_at))
     upcoming = wallet.next_expiry(now)
     return {
         "customer_id": wallet.customer_id,
@@ -41,12 +42,19 @@ def wallet_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
         "balance": money_json(wallet.balance, currency),
         "available": money_json(wallet.available(now), currency),
         "held": money_json(wallet.held, currency),
-        "lots": [lot_json(lot, currency, tz, now) for lot in lots],
         "next_expiry": (
             {"expires_at": iso(upcoming.expires_at, tz), "amount": money_json(upcoming.spendable(now), currency)}
             if upcoming is not None and upcoming.expires_at is not None
             else None
         ),
+    }
+
+
+def wallet_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
+    lots = sorted(wallet.lots.values(), key=lambda lot: (lot.expires_at is None, lot.expires_at or 0, lot.issued_at))
+    return {
+        **wallet_summary_json(wallet, tz, now),
+        "lots": [lot_json(lot, wallet.currency, tz, now) for lot in lots],
     }
 
 

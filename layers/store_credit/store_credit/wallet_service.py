@@ -21,7 +21,7 @@ from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.lots import Restrictions
 from store_credit.models import DebitRequest, ExpirySpec, IssueCreditRequest, Settings
 from store_credit.money import exponent
-from store_credit.views import entry_json, wallet_json
+from store_credit.views import entry_json, wallet_json, wallet_summary_json
 from store_credit.wallet import Wallet, WalletChange, debit, issue_credit
 
 DEFAULT_PAGE = 25
@@ -57,7 +57,7 @@ def _write_change(
         change: WalletChange = decide(wallet, settings, now_ms)
         body = {
             "transaction": entry_json(change.entry, settings.timezone),
-            "wallet": wallet_json(change.after, settings.timezone, now_ms // 1000),
+            "wallet": wallet_summary_json(change.after, settings.timezone, now_ms // 1000),
         }
         idempotency = wallet_store.IdempotentWrite(
             merchant_id=caller.merchant_id,
