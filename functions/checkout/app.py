@@ -1,11 +1,60 @@
-"""Apply at checkout and store-credit codes: routed in template.yaml; its behaviour is built in a later release."""
+"""Apply store credit at checkout (hold or capture) and release it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from store_credit.http_problems import not_implemented
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from store_credit import checkout_service
+from store_credit.http_problems import caller, json_result, new_resolver, problem
+from store_credit.idempotency import fingerprint
+from store_credit.models import ApplyRequest, CheckoutOut, ReleaseOut
+from store_credit.observability import logger, metrics
+
+app = new_resolver()
+
+CheckoutId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return not_implemented("Apply at checkout and store-credit codes")
+@app.post(
+    "/v1/checkout/apply",
+    responses={
+        200: {"description": "The quote, with its hold", "content": {"application/json": {"model": CheckoutOut}}}
+    },
+)
+def apply_credit(body: ApplyRequest) -> Response[CheckoutOut]:
+    # The checkout id is the idempotency key: same request → same quote; changed cart → new hold.
+    request_hash = fingerprint("apply_credit", {}, app.current_event.json_body)
+    result = checkout_service.apply(caller(app, "checkout"), body, request_hash)
+    logger.info(
+        "checkout applied",
+        extra={"checkout_id": body.checkout_id, "applied": result.body.get("applied"), "captured": body.capture},
+    )
+    return json_result(result)
+
+
+@app.delete(
+    "/v1/checkout/<checkout_id>",
+    responses={200: {"description": "Hold released", "content": {"application/json": {"model": ReleaseOut}}}},
+)
+def release_hold(checkout_id: CheckoutId) -> Response[ReleaseOut]:
+    return json_result(checkout_service.release(caller(app, "checkout"), checkout_id))
+
+
+@app.post("/v1/codes")
+def create_codes():  # type: ignore[no-untyped-def]
+    return problem(501, "not-implemented", "Not implemented yet", "store-credit codes are not available yet")
+
+
+@app.get("/v1/codes/<code>")
+def show_code(code: str):  # type: ignore[no-untyped-def]
+    return problem(501, "not-implemented", "Not implemented yet", "store-credit codes are not available yet")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

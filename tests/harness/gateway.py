@@ -14,6 +14,7 @@ import json
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +133,8 @@ class Gateway:
                     return refused
             try:
                 result = invoke(route.code_dir, event)
-            except Exception:
+            except Exception:  # as API Gateway does when the function fails; the trace goes to stderr
+                traceback.print_exc()
                 return HttpResponse(
                     500, {"content-type": "application/json"}, json.dumps({"message": "Internal Server Error"})
                 )

@@ -67,6 +67,12 @@ class InsufficientCredit(DomainError):
     title = "Not enough credit"
 
 
+class CheckoutConflict(DomainError):
+    status = 409
+    slug = "checkout-conflict"
+    title = "The checkout belongs to another customer or currency, or is already captured"
+
+
 class IdempotencyKeyReused(DomainError):
     status = 409
     slug = "idempotency-key-reused"

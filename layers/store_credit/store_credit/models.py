@@ -20,7 +20,7 @@ from pydantic import (
 
 from store_credit.clock import MAX_EXPIRY_DAYS
 from store_credit.errors import InvalidInput
-from store_credit.money import parse_minor
+from store_credit.money import exponent, parse_minor
 
 Reason = Annotated[
     StrictStr, Field(min_length=1, max_length=50, description="Shown in the ledger; at most 50 characters.")
@@ -286,3 +286,104 @@ class SettingsUpdate(StrictModel):
 
 class SettingsOut(Settings):
     webhook_secret_set: bool = False
+
+
+# --- checkout -------------------------------------------------------------------------------
+
+TaxRate = Annotated[
+    StrictStr,
+    Field(pattern=r"^(100|[0-9]{1,2})(\.[0-9]{1,4})?$", examples=["20"], description="Percent, as a decimal string"),
+]
+NonNegativeDecimal = Annotated[
+    StrictStr, Field(pattern=r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", max_length=40, examples=["19.99"])
+]
+CheckoutId = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+CustomerRef = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$")]
+Label = Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class CartItem(StrictModel):
+    id: Label
+    product_id: Label | None = None
+    categories: Annotated[list[Label], Field(max_length=20)] = []
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)]
+    unit_price: NonNegativeDecimal
+    tax_rate: TaxRate = "0"
+    discountable: StrictBool = True
+    store_credit_product: StrictBool = False
+    credit_amount: NonNegativeDecimal | None = None
+    recipient_customer_id: CustomerRef | None = None
+
+
+class CartIn(StrictModel):
+    currency: CurrencyCode
+    items: Annotated[list[CartItem], Field(min_length=1, max_length=250)]
+    discount_total: NonNegativeDecimal = "0"
+    shipping: NonNegativeDecimal = "0"
+    shipping_tax_rate: TaxRate = "0"
+    prices_include_tax: StrictBool = False
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        try:
+            exponent(code)
+        except InvalidInput as error:
+            raise ValueError(error.errors[0].message) from None
+        return code
+
+
+class ApplyRequest(StrictModel):
+    checkout_id: CheckoutId
+    customer_id: CustomerRef | None = None
+    code: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    requested_amount: NonNegativeDecimal | None = None
+    capture: StrictBool = False
+    cart: CartIn
+
+    @model_validator(mode="after")
+    def _who_pays(self) -> ApplyRequest:
+        if self.customer_id is None and self.code is None:
+            raise ValueError("a checkout needs a customer_id or a code: guests cannot use store credit")
+        if self.customer_id is not None and self.code is not None:
+            raise ValueError("give a customer_id or a code, not both")
+        return self
+
+
+class CheckoutBreakdown(BaseModel):
+    items: MoneyOut
+    shipping: MoneyOut
+    tax: MoneyOut
+
+
+class CheckoutTotals(BaseModel):
+    subtotal: MoneyOut
+    discounts: MoneyOut
+    shipping: MoneyOut
+    tax: MoneyOut
+    store_credit: MoneyOut
+    total: MoneyOut
+
+
+class HoldOut(BaseModel):
+    id: str
+    expires_at: str
+
+
+class CheckoutOut(BaseModel):
+    checkout_id: str
+    customer_id: str
+    applied: MoneyOut
+    breakdown: CheckoutBreakdown
+    totals: CheckoutTotals
+    hold: HoldOut | None
+    captured: bool
+    balance_after: MoneyOut = Field(description="Credit still available to the customer after this checkout.")
+    lots: list[dict[str, str]]
+
+
+class ReleaseOut(BaseModel):
+    checkout_id: str
+    state: str
+    released: MoneyOut
+    balance_after: MoneyOut

@@ -40,6 +40,18 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """Credit reserved by one open checkout: which lots, how much, until when."""
+
+    checkout_id: str
+    amount: int
+    lots: tuple[tuple[str, int], ...]
+    expires_at: int  # epoch seconds; after it the expiry job may release the hold
+    fingerprint: str  # of the apply request, to recognise a replay without reading the hold item
+    created_ms: int
+
+
+@dataclass(frozen=True)
 class Wallet:
     merchant_id: str
     customer_id: str
@@ -48,6 +60,7 @@ class Wallet:
     seq: int = 0  # ledger entries written so far
     last_entry_ms: int = 0
     lots: dict[str, Lot] = field(default_factory=dict)
+    holds: dict[str, Hold] = field(default_factory=dict)
 
     @property
     def balance(self) -> int:
@@ -69,6 +82,7 @@ class Wallet:
             moments.append(lot.expires_at)
             if not lot.expiring_notified:
                 moments.append(lot.expires_at - EXPIRING_NOTICE_SECONDS)
+        moments += [hold.expires_at for hold in self.holds.values()]
         return min(moments) if moments else None
 
     def next_expiry(self, now: int) -> Lot | None:
@@ -198,5 +212,87 @@ def debit(
         note=note,
         idempotency_key=idempotency_key,
         order_id=order_id,
+    )
+    return WalletChange(before=wallet, after=after, entry=entry)
+
+
+def release_hold(wallet: Wallet, checkout_id: str) -> Wallet:
+    """Give a checkout's reserved credit back to its lots (no ledger entry: no balance change)."""
+    hold = wallet.holds.get(checkout_id)
+    if hold is None:
+        return wallet
+    lots = dict(wallet.lots)
+    for lot_id, amount in hold.lots:
+        lot = lots[lot_id]
+        lots[lot_id] = replace(lot, held=lot.held - amount)
+    holds = {k: v for k, v in wallet.holds.items() if k != checkout_id}
+    return replace(wallet, version=wallet.version + 1, lots=lots, holds=holds)
+
+
+def place_hold(
+    wallet: Wallet,
+    *,
+    checkout_id: str,
+    allocations: tuple[tuple[str, int], ...],
+    expires_at: int,
+    fingerprint: str,
+    now_ms: int,
+) -> Wallet:
+    """Reserve ``allocations`` for a checkout, replacing its previous hold in the same write:
+    there is never a moment with two holds for one checkout, nor with both counted."""
+    base = release_hold(wallet, checkout_id)
+    now = now_ms // 1000
+    lots = dict(base.lots)
+    for lot_id, amount in allocations:
+        lot = lots[lot_id]
+        if amount > lot.spendable(now):
+            raise InsufficientCredit(detail=f"lot {lot_id} cannot cover {amount}")
+        lots[lot_id] = replace(lot, held=lot.held + amount)
+    total = sum(amount for _, amount in allocations)
+    holds = dict(base.holds)
+    if total:
+        holds[checkout_id] = Hold(checkout_id, total, allocations, expires_at, fingerprint, now_ms)
+    return replace(base, version=wallet.version + 1, lots=lots, holds=holds)
+
+
+def spend_allocations(
+    wallet: Wallet,
+    *,
+    allocations: tuple[tuple[str, int], ...],
+    reason: str,
+    actor: str,
+    now_ms: int,
+    entry_type: str,
+    order_id: str | None = None,
+    idempotency_key: str | None = None,
+) -> WalletChange:
+    """Spend exactly ``allocations`` (chosen by the checkout arithmetic) in one ledger entry."""
+    lots = dict(wallet.lots)
+    for lot_id, taken in allocations:
+        lot = lots[lot_id]
+        # Not lot.spendable(): capturing credit a hold reserved stays possible after the lot's or
+        # the hold's time has passed (the order was paid while the credit was reserved).
+        if taken > lot.remaining - lot.held:
+            raise InsufficientCredit(detail=f"lot {lot_id} cannot cover {taken}")
+        if lot.remaining == taken:
+            del lots[lot_id]
+        else:
+            lots[lot_id] = replace(lot, remaining=lot.remaining - taken)
+    amount = sum(taken for _, taken in allocations)
+    created_ms = _entry_time(wallet, now_ms)
+    after = _advance(wallet, lots, created_ms)
+    entry = LedgerEntry(
+        entry_id=ulid(created_ms),
+        seq=after.seq,
+        type=entry_type,
+        amount=-amount,
+        balance_after=after.balance,
+        currency=wallet.currency,
+        reason=reason,
+        actor=actor,
+        created_ms=created_ms,
+        lots=tuple((lot_id, -taken) for lot_id, taken in allocations),
+        order_id=order_id,
+        idempotency_key=idempotency_key,
     )
     return WalletChange(before=wallet, after=after, entry=entry)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from store_credit.errors import IdempotencyRecord, IdempotentReplay, WalletBusy, WriteConflict
 from store_credit.lots import Lot, Restrictions
-from store_credit.wallet import DUE_SHARDS, LedgerEntry, Wallet, WalletChange
+from store_credit.wallet import DUE_SHARDS, Hold, LedgerEntry, Wallet, WalletChange
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -145,6 +145,30 @@ def _lot_from_item(lot_id: str, raw: dict[str, Any]) -> Lot:
     )
 
 
+def _hold_to_item(hold: Hold) -> dict[str, Any]:
+    return {
+        "M": {
+            "a": _n(hold.amount),
+            "l": {"M": {lot_id: _n(amount) for lot_id, amount in hold.lots}},
+            "x": _n(hold.expires_at),
+            "f": {"S": hold.fingerprint},
+            "c": _n(hold.created_ms),
+        }
+    }
+
+
+def _hold_from_item(checkout_id: str, raw: dict[str, Any]) -> Hold:
+    m = raw["M"]
+    return Hold(
+        checkout_id=checkout_id,
+        amount=int(m["a"]["N"]),
+        lots=tuple((lot_id, int(v["N"])) for lot_id, v in m["l"]["M"].items()),
+        expires_at=int(m["x"]["N"]),
+        fingerprint=m["f"]["S"],
+        created_ms=int(m["c"]["N"]),
+    )
+
+
 def wallet_to_item(wallet: Wallet) -> dict[str, Any]:
     key = wallet_key(wallet.merchant_id, wallet.customer_id, wallet.currency)
     item: dict[str, Any] = {
@@ -159,6 +183,8 @@ def wallet_to_item(wallet: Wallet) -> dict[str, Any]:
         "held": _n(wallet.held),
         "lots": {"M": {lot_id: _lot_to_item(lot) for lot_id, lot in wallet.lots.items()}},
     }
+    if wallet.holds:
+        item["holds"] = {"M": {checkout_id: _hold_to_item(h) for checkout_id, h in wallet.holds.items()}}
     due_at = wallet.due_at()
     if due_at is not None:
         item["due_shard"] = {"S": due_shard(key["PK"]["S"])}
@@ -175,6 +201,7 @@ def wallet_from_item(item: dict[str, Any]) -> Wallet:
         seq=int(item["seq"]["N"]),
         last_entry_ms=int(item["last_entry_ms"]["N"]),
         lots={lot_id: _lot_from_item(lot_id, raw) for lot_id, raw in item["lots"]["M"].items()},
+        holds={cid: _hold_from_item(cid, raw) for cid, raw in item.get("holds", {}).get("M", {}).items()},
     )
 
 
@@ -384,14 +411,14 @@ class IdempotentWrite:
         return hashlib.sha256(raw.encode()).hexdigest()[:36]
 
 
-def _wallet_put(change: WalletChange) -> dict[str, Any]:
-    item = wallet_to_item(change.after)
-    if change.before.version == 0:
+def _wallet_put(before: Wallet, after: Wallet) -> dict[str, Any]:
+    item = wallet_to_item(after)
+    if before.version == 0:
         condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
     else:
         condition = {
             "ConditionExpression": "version = :expected",
-            "ExpressionAttributeValues": {":expected": _n(change.before.version)},
+            "ExpressionAttributeValues": {":expected": _n(before.version)},
         }
     return {"Put": {"TableName": table_name(), "Item": item, **condition}}
 
@@ -431,7 +458,7 @@ def commit_wallet_change(
     ``IdempotentReplay`` when the key was already used."""
     wallet = change.after
     items = [
-        _wallet_put(change),
+        _wallet_put(change.before, change.after),
         {
             "Put": {
                 "TableName": table_name(),
@@ -557,5 +584,135 @@ def _transact(
         }:
             raise WriteConflict() from error
         if _is_throttle(code):
+            raise WriteConflict() from error
+        raise
+
+
+# --- checkout holds ------------------------------------------------------------------------
+
+HOLD_RECORD_TTL_SECONDS = 180 * 24 * 3600  # long after any order event could still refer to it
+
+
+def hold_key(merchant_id: str, checkout_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"M#{merchant_id}#CHK#{checkout_id}"}, "SK": {"S": "HOLD"}}
+
+
+@dataclass(frozen=True)
+class HoldRecord:
+    """The checkout's own item: where its hold lives (for release and capture by checkout id),
+    its state, and the answer given, to replay."""
+
+    merchant_id: str
+    checkout_id: str
+    customer_id: str
+    currency: str
+    state: str  # open | released | captured | none (nothing applied)
+    amount: int
+    fingerprint: str
+    response: str
+    expires_at: int | None
+    updated_ms: int
+
+
+def _hold_record_item(record: HoldRecord) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        **hold_key(record.merchant_id, record.checkout_id),
+        "merchant_id": {"S": record.merchant_id},
+        "checkout_id": {"S": record.checkout_id},
+        "customer_id": {"S": record.customer_id},
+        "currency": {"S": record.currency},
+        "state": {"S": record.state},
+        "amount": _n(record.amount),
+        "fingerprint": {"S": record.fingerprint},
+        "response": {"S": record.response},
+        "updated_ms": _n(record.updated_ms),
+        "expires_ttl": _n(record.updated_ms // 1000 + HOLD_RECORD_TTL_SECONDS),
+    }
+    if record.expires_at is not None:
+        item["expires_at"] = _n(record.expires_at)
+    return item
+
+
+def hold_record_from_item(item: dict[str, Any]) -> HoldRecord:
+    return HoldRecord(
+        merchant_id=item["merchant_id"]["S"],
+        checkout_id=item["checkout_id"]["S"],
+        customer_id=item["customer_id"]["S"],
+        currency=item["currency"]["S"],
+        state=item["state"]["S"],
+        amount=int(item["amount"]["N"]),
+        fingerprint=item["fingerprint"]["S"],
+        response=item["response"]["S"],
+        expires_at=int(item["expires_at"]["N"]) if "expires_at" in item else None,
+        updated_ms=int(item["updated_ms"]["N"]),
+    )
+
+
+def load_hold_record(merchant_id: str, checkout_id: str) -> HoldRecord | None:
+    response = _call(
+        dynamodb().get_item, TableName=table_name(), Key=hold_key(merchant_id, checkout_id), ConsistentRead=True
+    )
+    item = response.get("Item")
+    return hold_record_from_item(item) if item else None
+
+
+def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entry: LedgerEntry | None = None) -> None:
+    """One transaction: the wallet (conditioned on the version read), the checkout's hold item
+    (only ever for the same customer and currency), and the ledger entry when credit is spent.
+    Raises ``WriteConflict`` (wallet moved: retry) or ``CheckoutConflict``."""
+    from store_credit.errors import CheckoutConflict
+
+    items: list[dict[str, Any]] = [
+        _wallet_put(before, after),
+        {
+            "Put": {
+                "TableName": table_name(),
+                "Item": _hold_record_item(record),
+                # A checkout stays with its customer and currency, and a captured one is final.
+                "ConditionExpression": (
+                    "attribute_not_exists(PK) OR (customer_id = :c AND currency = :cur AND #state <> :captured)"
+                ),
+                "ExpressionAttributeNames": {"#state": "state"},
+                "ExpressionAttributeValues": {
+                    ":c": {"S": record.customer_id},
+                    ":cur": {"S": record.currency},
+                    ":captured": {"S": "captured"},
+                },
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        },
+    ]
+    if entry is not None:
+        items.append(
+            {
+                "Put": {
+                    "TableName": table_name(),
+                    "Item": entry_to_item(after, entry),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        )
+    from botocore.exceptions import ClientError
+
+    try:
+        dynamodb().transact_write_items(TransactItems=items)
+    except ClientError as error:
+        reasons = error.response.get("CancellationReasons") or []
+        if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
+            old = hold_record_from_item(reasons[1]["Item"]) if reasons[1].get("Item") else None
+            if old is not None and old.state == "captured" and old.fingerprint == record.fingerprint:
+                raise IdempotentReplay(IdempotencyRecord(old.fingerprint, 200, old.response)) from error
+            if old is not None and old.state == "captured":
+                raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} is already captured") from error
+            raise CheckoutConflict(
+                detail=f"checkout {record.checkout_id!r} belongs to another customer or currency"
+            ) from error
+        codes = {r.get("Code") for r in reasons}
+        code = error.response["Error"]["Code"]
+        if codes & {"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError"} or code in {
+            "TransactionConflictException",
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+        }:
             raise WriteConflict() from error
         raise

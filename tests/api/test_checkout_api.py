@@ -1,0 +1,159 @@
+"""POST /v1/checkout/apply and DELETE /v1/checkout/{id}: holds, replays, capture, release."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.harness.api_client import Api, Merchant
+from tests.harness.audit import audit_wallet
+from tests.harness.faults import count_calls
+
+
+def cart(*prices: str, **extra: Any) -> dict[str, Any]:
+    items = [{"id": f"line{i}", "quantity": 1, "unit_price": p} for i, p in enumerate(prices)]
+    return {"currency": "USD", "items": items, **extra}
+
+
+def apply(api: Api, checkout_id: str = "chk_1", customer: str = "ann", **fields: Any) -> Any:
+    body = {"checkout_id": checkout_id, "customer_id": customer, "cart": fields.pop("cart", cart("80.00")), **fields}
+    return api.post("/v1/checkout/apply", body, key=None)
+
+
+def test_apply_holds_credit_and_shows_the_totals(api: Api, merchant: Merchant) -> None:
+    # Given 20.00 of credit, when an 80.00 cart applies it
+    api.issue("ann", "20.00")
+    response = apply(api)
+
+    # Then 20.00 is held and 60.00 is left to pay
+    assert response.status == 200
+    quote = response.json()
+    assert quote["applied"] == {"amount": "20.00", "currency": "USD"}
+    assert quote["totals"]["total"]["amount"] == "60.00"
+    assert quote["hold"]["id"] == "chk_1"
+    assert quote["balance_after"]["amount"] == "0.00"
+    wallet = api.wallet("ann").json()
+    assert (wallet["held"]["amount"], wallet["available"]["amount"], wallet["balance"]["amount"]) == (
+        "20.00",
+        "0.00",
+        "20.00",
+    )
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_the_same_apply_again_is_one_hold_and_the_same_answer(api: Api) -> None:
+    api.issue("ann", "50.00")
+    first = apply(api)
+    again = [apply(api) for _ in range(3)]
+    assert all(r.json() == first.json() for r in again)
+    assert again[0].headers.get("idempotent-replayed") == "true"
+    assert api.wallet("ann").json()["held"]["amount"] == "50.00"
+
+
+def test_a_changed_cart_replaces_the_hold(api: Api) -> None:
+    api.issue("ann", "50.00")
+    apply(api, cart=cart("30.00"))
+    replaced = apply(api, cart=cart("10.00"))
+    assert replaced.json()["applied"]["amount"] == "10.00"
+    wallet = api.wallet("ann").json()
+    assert (wallet["held"]["amount"], wallet["available"]["amount"]) == ("10.00", "40.00")
+
+
+def test_two_checkouts_cannot_hold_the_same_credit(api: Api) -> None:
+    api.issue("ann", "50.00")
+    assert apply(api, "chk_1", cart=cart("30.00")).json()["applied"]["amount"] == "30.00"
+    assert apply(api, "chk_2", cart=cart("30.00")).json()["applied"]["amount"] == "20.00"
+    nothing_left = apply(api, "chk_3", cart=cart("30.00"))
+    assert nothing_left.status == 200
+    assert nothing_left.json()["applied"]["amount"] == "0.00"
+    assert nothing_left.json()["hold"] is None
+
+
+def test_release_gives_the_credit_back_and_is_idempotent(api: Api) -> None:
+    api.issue("ann", "50.00")
+    apply(api, cart=cart("30.00"))
+    released = api.write("DELETE", "/v1/checkout/chk_1", None, key=None)
+    assert released.status == 200
+    assert released.json()["released"]["amount"] == "30.00"
+    assert api.wallet("ann").json()["available"]["amount"] == "50.00"
+    again = api.write("DELETE", "/v1/checkout/chk_1", None, key=None)
+    assert again.status == 200
+    assert again.json()["state"] == "released"
+    assert api.write("DELETE", "/v1/checkout/nope", None, key=None).status == 404
+
+
+def test_capture_spends_at_once_and_only_once(api: Api, merchant: Merchant) -> None:
+    api.issue("ann", "50.00")
+    first = apply(api, cart=cart("30.00"), capture=True)
+    assert first.json()["captured"] is True
+    assert first.json()["hold"] is None
+    again = apply(api, cart=cart("30.00"), capture=True)
+    assert again.json() == first.json()
+    changed = apply(api, cart=cart("10.00"), capture=True)
+    assert changed.status == 409
+    assert changed.json()["type"].endswith("checkout-conflict")
+    wallet = api.wallet("ann").json()
+    assert (wallet["balance"]["amount"], wallet["held"]["amount"]) == ("20.00", "0.00")
+    history = api.get("/v1/customers/ann/transactions").json()["items"]
+    newest = history[0]
+    assert (newest["type"], newest["amount"]["amount"], newest["order_id"]) == ("capture", "-30.00", "chk_1")
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_a_checkout_id_stays_with_its_customer(api: Api) -> None:
+    api.issue("ann", "50.00")
+    api.issue("bob", "50.00")
+    apply(api, "chk_1", "ann", cart=cart("10.00"))
+    stolen = apply(api, "chk_1", "bob", cart=cart("10.00"))
+    assert stolen.status == 409
+    assert api.wallet("bob").json()["held"]["amount"] == "0.00"
+
+
+def test_settings_shape_the_quote(api: Api) -> None:
+    api.put("/v1/settings", {"redemption_limits": [{"min_order": None, "max_percent": "5"}]})
+    api.issue("ann", "1000.00")
+    quote = apply(api, cart=cart("477.00", discount_total="48.00")).json()
+    assert quote["applied"]["amount"] == "22.00"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"checkout_id": "c", "cart": cart("10.00")}, "body"),
+        ({"checkout_id": "c", "customer_id": "ann", "cart": {**cart("10.00"), "currency": "XYZ"}}, "cart"),
+        ({"checkout_id": "c", "customer_id": "ann", "cart": cart("10.001")}, "cart.items.0.unit_price"),
+        ({"checkout_id": "c", "customer_id": "ann", "cart": cart("-1.00")}, "cart.items.0.unit_price"),
+        ({"checkout_id": "c", "customer_id": "ann", "cart": {"currency": "USD", "items": []}}, "cart.items"),
+        (
+            {"checkout_id": "c", "customer_id": "ann", "cart": {**cart("10.00"), "discount_total": "11.00"}},
+            "cart.discount_total",
+        ),
+        (
+            {
+                "checkout_id": "c",
+                "customer_id": "ann",
+                "cart": {
+                    "currency": "USD",
+                    "items": [{"id": "g", "quantity": 1, "unit_price": "25.00", "store_credit_product": True}],
+                },
+            },
+            "cart.items",
+        ),
+        ({"checkout_id": "c", "customer_id": "ann", "cart": cart("10.00"), "requested_amount": 5}, "requested_amount"),
+    ],
+)
+def test_bad_checkouts_are_422_and_hold_nothing(api: Api, body: dict[str, Any], field: str) -> None:
+    api.issue("ann", "50.00")
+    response = api.post("/v1/checkout/apply", body, key=None)
+    assert response.status == 422, response.body
+    assert any(e["field"].startswith(field) for e in response.json()["errors"]), response.json()
+    assert api.wallet("ann").json()["held"]["amount"] == "0.00"
+
+
+def test_apply_costs_two_round_trips(api: Api) -> None:
+    api.issue("ann", "50.00")
+    with count_calls() as calls:
+        assert apply(api, cart=cart("30.00")).status == 200
+        assert apply(api, cart=cart("20.00")).status == 200
+    assert calls == ["GetItem", "BatchGetItem", "TransactWriteItems"] * 2  # GetItem: the authorizer

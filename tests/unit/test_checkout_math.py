@@ -1,0 +1,247 @@
+"""The checkout arithmetic: the published worked examples, then properties over any cart."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from store_credit.checkout_math import (
+    Cart,
+    CartLine,
+    CreditRules,
+    CreditSource,
+    Tier,
+    half_up,
+    largest_remainder,
+    quote,
+)
+from store_credit.errors import InvalidInput
+
+USD = CreditRules(exponent=2)
+
+
+def item(price: int, qty: int = 1, tax: str = "0", line_id: str = "i1", **kwargs: object) -> CartLine:
+    return CartLine(line_id=line_id, unit_price=price, quantity=qty, tax_rate=Fraction(tax) / 100, **kwargs)  # type: ignore[arg-type]
+
+
+def credit(amount: int, lot_id: str = "lot_1", **kwargs: object) -> CreditSource:
+    return CreditSource(lot_id=lot_id, amount=amount, **kwargs)  # type: ignore[arg-type]
+
+
+def total_before(cart: Cart, rules: CreditRules = USD) -> int:
+    return quote(cart, rules, []).totals.total
+
+
+# --- the published examples, exactly --------------------------------------------------------
+
+
+def test_pre_tax_credit_lowers_the_tax_too() -> None:
+    # credit 10 on items taxed 20%, pre-tax: the order total falls by 12 (10 + 2 of tax)
+    cart = Cart(lines=(item(10000, tax="20"),))
+    result = quote(cart, USD, [credit(1000)])
+    assert result.applied == 1000
+    assert total_before(cart) - result.totals.total == 1200
+    assert result.totals.tax == 1800
+
+
+def test_tax_inclusive_credit_splits_into_discount_and_tax() -> None:
+    # the same, tax-inclusive: the total falls by 10 (8.33 discount + 1.67 tax)
+    cart = Cart(lines=(item(10000, tax="20"),))
+    result = quote(cart, CreditRules(exponent=2, include_tax=True), [credit(1000)])
+    assert total_before(cart) - result.totals.total == 1000
+    assert (result.breakdown.items, result.breakdown.tax) == (833, 167)
+
+
+def test_credit_covers_shipping_when_the_setting_allows() -> None:
+    # subtotal 50 + shipping 10 with credit 55 and apply-to-shipping: total 5
+    cart = Cart(lines=(item(5000),), shipping=1000)
+    result = quote(cart, CreditRules(exponent=2, apply_to_shipping=True), [credit(5500)])
+    assert result.totals.total == 500
+    assert result.breakdown.items + result.breakdown.shipping == 5500
+    # and without the setting, shipping stays to be paid
+    assert quote(cart, USD, [credit(5500)]).totals.total == 1000
+
+
+def test_credit_larger_than_the_order_applies_what_the_order_is() -> None:
+    # credit 50 on a 30 order: applies 30, charges 0, leaves 20
+    result = quote(Cart(lines=(item(3000),)), USD, [credit(5000)])
+    assert (result.applied, result.totals.total) == (3000, 0)
+    assert 5000 - result.applied == 2000
+    # credit 20 on an 80 order: 60 to pay
+    assert quote(Cart(lines=(item(8000),)), USD, [credit(2000)]).totals.total == 6000
+
+
+def test_credit_as_payment_over_everything() -> None:
+    # subtotal 80, shipping 5, tax 7, credit 25 applied as payment over everything: total 67
+    cart = Cart(lines=(item(8000, tax="8.75"),), shipping=500)
+    rules = CreditRules(exponent=2, include_tax=True, apply_to_shipping=True)
+    assert total_before(cart, rules) == 9200
+    result = quote(cart, rules, [credit(2500)])
+    assert result.totals.total == 6700
+    assert result.applied == 2500
+
+
+def test_discount_code_first_then_credit_on_what_is_left() -> None:
+    # a 10% code on a 100 subtotal first (10 off), then 25 of credit on the 90 left
+    cart = Cart(lines=(item(6000, line_id="a"), item(4000, line_id="b")), discount_total=1000)
+    result = quote(cart, USD, [credit(2500)])
+    assert result.totals.discounts == 1000
+    assert result.totals.total == 10000 - 1000 - 2500
+    # the discount split 60:40 across the lines, the credit over what each line has left
+    assert result.line_credit == {"a": 1500, "b": 1000, "shipping": 0}
+
+
+def test_percent_cap_rounds_up_to_a_whole_unit() -> None:
+    # cap 5% with items 477 and discount 48: (477 − 48) × 5% = 21.45 → 22 applied
+    rules = CreditRules(exponent=2, tiers=(Tier(min_order=None, max_percent=Fraction(5)),))
+    cart = Cart(lines=(item(47700),), discount_total=4800)
+    assert quote(cart, rules, [credit(100000)]).applied == 2200
+
+
+# --- the rules around the examples ---------------------------------------------------------
+
+
+def test_tiers_pick_the_highest_minimum_reached_and_none_reached_means_none() -> None:
+    tiers = (Tier(min_order=5000, max_fixed=500), Tier(min_order=10000, max_percent=Fraction(10)))
+    rules = CreditRules(exponent=2, tiers=tiers)
+    assert quote(Cart(lines=(item(4000),)), rules, [credit(9999)]).applied == 0
+    assert quote(Cart(lines=(item(8000),)), rules, [credit(9999)]).applied == 500
+    assert quote(Cart(lines=(item(12000),)), rules, [credit(9999)]).applied == 1200
+
+
+def test_whole_unit_rounding_follows_the_currency() -> None:
+    jpy = CreditRules(exponent=0, tiers=(Tier(min_order=None, max_percent=Fraction(3)),))
+    assert quote(Cart(lines=(item(1001),)), jpy, [credit(5000)]).applied == 31  # 30.03 → 31 yen
+
+
+def test_requested_amount_limits_and_zero_applies_none() -> None:
+    cart = Cart(lines=(item(10000),))
+    assert quote(cart, USD, [credit(5000)], requested=1234).applied == 1234
+    assert quote(cart, USD, [credit(5000)], requested=0).applied == 0
+    assert quote(cart, USD, [], requested=None).applied == 0
+
+
+def test_non_discountable_items_are_excluded_when_the_setting_says_so() -> None:
+    cart = Cart(lines=(item(3000, line_id="gift", discountable=False), item(2000, line_id="shirt")))
+    assert quote(cart, USD, [credit(9999)]).applied == 2000
+    assert quote(cart, CreditRules(exponent=2, exclude_non_discountable=False), [credit(9999)]).applied == 5000
+
+
+def test_a_cart_with_a_store_credit_product_cannot_use_credit() -> None:
+    with pytest.raises(InvalidInput):
+        quote(Cart(lines=(item(2500, store_credit_product=True),)), USD, [credit(100)])
+
+
+def test_restricted_lots_pay_only_their_products_and_never_shipping() -> None:
+    cart = Cart(
+        lines=(item(3000, line_id="shoe", product_id="p-shoe"), item(2000, line_id="hat", categories=("hats",))),
+        shipping=1000,
+    )
+    rules = CreditRules(exponent=2, apply_to_shipping=True)
+    shoes_only = credit(9999, product_ids=frozenset({"p-shoe"}))
+    result = quote(cart, rules, [shoes_only])
+    assert result.applied == 3000
+    assert result.line_credit == {"shoe": 3000, "hat": 0, "shipping": 0}
+
+
+def test_the_split_uses_as_much_credit_as_the_rules_allow() -> None:
+    # Lot A (expiring first) pays shoes or hats; lot B only shoes. Greedy A→shoes would strand B.
+    cart = Cart(lines=(item(1000, line_id="shoe", product_id="shoe"), item(1000, line_id="hat", product_id="hat")))
+    a = credit(1000, "A", product_ids=frozenset({"shoe", "hat"}))
+    b = credit(1000, "B", product_ids=frozenset({"shoe"}))
+    result = quote(cart, USD, [a, b])
+    assert result.applied == 2000
+    assert dict(result.allocations) == {"A": 1000, "B": 1000}
+
+
+def test_earliest_expiring_lots_are_used_first_under_a_limit() -> None:
+    cart = Cart(lines=(item(10000),))
+    result = quote(cart, USD, [credit(500, "soon"), credit(500, "later"), credit(500, "never")], requested=700)
+    assert dict(result.allocations) == {"soon": 500, "later": 200}
+
+
+def test_largest_remainder_parts_add_up() -> None:
+    assert largest_remainder(100, [1, 1, 1]) == [34, 33, 33]
+    assert largest_remainder(0, [5, 5]) == [0, 0]
+    assert half_up(Fraction(5, 2)) == 3 and half_up(Fraction(3, 2)) == 2 and half_up(Fraction(249, 100)) == 2
+
+
+# --- properties over any cart and settings --------------------------------------------------
+
+rates = st.sampled_from(["0", "5", "8.75", "10", "20", "21"])
+lines_strategy = st.lists(
+    st.builds(
+        item,
+        price=st.integers(0, 50_000),
+        qty=st.integers(1, 5),
+        tax=rates,
+        line_id=st.uuids().map(str),
+        product_id=st.sampled_from(["p1", "p2", "p3"]),
+        categories=st.sampled_from([(), ("c1",), ("c1", "c2")]),
+        discountable=st.booleans(),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@st.composite
+def carts(draw: st.DrawFn) -> Cart:
+    lines = tuple(draw(lines_strategy))
+    discountable = sum(line.gross for line in lines if line.discountable)
+    return Cart(
+        lines=lines,
+        discount_total=draw(st.integers(0, discountable)),
+        shipping=draw(st.integers(0, 3_000)),
+        shipping_tax_rate=Fraction(draw(rates)) / 100,
+        prices_include_tax=draw(st.booleans()),
+    )
+
+
+sources_strategy = st.lists(
+    st.builds(
+        credit,
+        amount=st.integers(0, 40_000),
+        lot_id=st.uuids().map(str),
+        product_ids=st.sampled_from([frozenset(), frozenset({"p1"}), frozenset({"p2", "p3"})]),
+        categories=st.sampled_from([frozenset(), frozenset({"c2"})]),
+    ),
+    max_size=5,
+)
+rules_strategy = st.builds(
+    CreditRules,
+    exponent=st.just(2),
+    apply_to_shipping=st.booleans(),
+    include_tax=st.booleans(),
+    exclude_non_discountable=st.booleans(),
+    tiers=st.sampled_from(
+        [(), (Tier(min_order=None, max_percent=Fraction(5)),), (Tier(min_order=10_000, max_fixed=1_500),)]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cart=carts(), rules=rules_strategy, sources=sources_strategy, requested=st.none() | st.integers(0, 60_000))
+def test_credit_never_exceeds_balance_cap_or_eligible_and_totals_add_up(
+    cart: Cart, rules: CreditRules, sources: list[CreditSource], requested: int | None
+) -> None:
+    result = quote(cart, rules, sources, requested)
+    totals = result.totals
+    assert 0 <= result.applied <= sum(s.amount for s in sources)
+    assert result.applied <= result.eligible
+    if result.limit is not None:
+        assert result.applied <= result.limit
+    assert totals.total == totals.subtotal - totals.discounts + totals.shipping + totals.tax - totals.store_credit
+    assert totals.total >= 0
+    assert result.applied == sum(amount for _, amount in result.allocations) == sum(result.line_credit.values())
+    assert result.applied == result.breakdown.items + result.breakdown.shipping + result.breakdown.tax
+    for lot_id, amount in result.allocations:
+        assert 0 < amount <= next(s.amount for s in sources if s.lot_id == lot_id)
+    if not rules.apply_to_shipping:
+        assert result.line_credit["shipping"] == 0
+    # Unlimited, unrestricted credit takes everything eligible.
+    unlimited = quote(cart, CreditRules(**{**rules.__dict__, "tiers": ()}), [credit(10**9)])
+    assert unlimited.applied == unlimited.eligible
