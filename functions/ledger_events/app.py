@@ -1,4 +1,4 @@
-"""DynamoDB stream (new ledger entries only, by the template's filter) → EventBridge."""
+"""DynamoDB stream (new ledger entries and checkout holds, by the template's filter) → EventBridge."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import event_bus
-from store_credit.ledger_events import ledger_event
+from store_credit.ledger_events import hold_event, ledger_event
 from store_credit.observability import logger
 from store_credit.wallet_store import entry_from_item
 
@@ -18,7 +18,10 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 def publish_entry(record: DynamoDBRecord) -> None:
     image = record.raw_event["dynamodb"]["NewImage"]
-    event = ledger_event(image["merchant_id"]["S"], image["customer_id"]["S"], entry_from_item(image))
+    if image["SK"]["S"] == "HOLD":
+        event = hold_event(image)
+    else:
+        event = ledger_event(image["merchant_id"]["S"], image["customer_id"]["S"], entry_from_item(image))
     if event is not None:
         event_bus.publish(event)
 

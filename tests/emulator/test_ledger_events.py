@@ -26,8 +26,16 @@ def capture_bus() -> Any:
     events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
 
     def received() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(m["Body"]) for m in messages]
+        """Everything delivered so far, in the order the events happened (neither EventBridge
+        nor SQS promises delivery order)."""
+        events = []
+        while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+            events += [json.loads(m["Body"]) for m in messages]
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
+        return sorted(events, key=lambda e: e["detail"].get("created_at") or e["detail"].get("updated_at"))
 
     return received
 
@@ -59,9 +67,39 @@ def test_issue_and_debit_become_events_and_refusals_do_not(emulator: str) -> Non
     assert {issued["entry_id"], debited["entry_id"]} == {e["id"] for e in ledger}
 
 
+def test_checkout_holds_become_applied_and_released_events(emulator: str) -> None:
+    api = Api(Gateway(), make_merchant("acme").api_key)
+    received = capture_bus()
+    pump = StreamPump()
+    api.issue("cus_1", "50.00")
+    pump.pump()
+    received()
+
+    def checkout(price: str, capture: bool = False) -> None:
+        body = {
+            "checkout_id": "chk_9",
+            "customer_id": "cus_1",
+            "capture": capture,
+            "cart": {"currency": "USD", "items": [{"id": "a", "quantity": 1, "unit_price": price}]},
+        }
+        assert api.post("/v1/checkout/apply", body, key=None).status == 200
+
+    checkout("30.00")
+    checkout("30.00")  # a replay: no write, no event
+    checkout("20.00")  # replaces the hold
+    assert api.write("DELETE", "/v1/checkout/chk_9", None, key=None).status == 200
+    pump.pump()
+
+    events = [(e["detail-type"], e["detail"]["amount"]["amount"]) for e in received()]
+    assert events == [("credit.applied", "30.00"), ("credit.applied", "20.00"), ("credit.released", "20.00")]
+
+
 def test_the_templates_filter_lets_only_new_ledger_entries_through() -> None:
     pattern = StreamPump().patterns[0]
     entry = {"eventName": "INSERT", "dynamodb": {"Keys": {"SK": {"S": "L#01ABC"}}}}
     assert matches(pattern, entry)
     assert not matches(pattern, {"eventName": "MODIFY", "dynamodb": {"Keys": {"SK": {"S": "L#01ABC"}}}})
     assert not matches(pattern, {"eventName": "INSERT", "dynamodb": {"Keys": {"SK": {"S": "W#USD"}}}})
+    holds = StreamPump().patterns[1]
+    assert matches(holds, {"eventName": "MODIFY", "dynamodb": {"Keys": {"SK": {"S": "HOLD"}}}})
+    assert not matches(holds, {"eventName": "REMOVE", "dynamodb": {"Keys": {"SK": {"S": "HOLD"}}}})

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from store_credit.clock import iso_ms
 from store_credit.money import money_json
 from store_credit.wallet import LedgerEntry
 
@@ -20,6 +21,29 @@ DETAIL_TYPES = {
     "expiry": "credit.expired",
     "renewal": "credit.renewed",
 }
+
+
+HOLD_DETAIL_TYPES = {"open": "credit.applied", "released": "credit.released"}
+
+
+def hold_event(image: dict[str, Any]) -> dict[str, Any] | None:
+    """A checkout hold placed, replaced or released (its item's new image) → an event, or None
+    (a capture is announced by its ledger entry as ``credit.captured``)."""
+    detail_type = HOLD_DETAIL_TYPES.get(image["state"]["S"])
+    if detail_type is None:
+        return None
+    currency = image["currency"]["S"]
+    detail = {
+        "merchant_id": image["merchant_id"]["S"],
+        "customer_id": image["customer_id"]["S"],
+        "checkout_id": image["checkout_id"]["S"],
+        "amount": money_json(int(image["amount"]["N"]), currency),
+        "expires_at": (
+            datetime.fromtimestamp(int(image["expires_at"]["N"]), UTC).isoformat() if "expires_at" in image else None
+        ),
+        "updated_at": iso_ms(int(image["updated_ms"]["N"]), "UTC"),
+    }
+    return {"Source": SOURCE, "DetailType": detail_type, "Detail": detail}
 
 
 def ledger_event(merchant_id: str, customer_id: str, entry: LedgerEntry) -> dict[str, Any] | None:
@@ -39,6 +63,6 @@ def ledger_event(merchant_id: str, customer_id: str, entry: LedgerEntry) -> dict
         "order_id": entry.order_id,
         "notify": entry.notify,
         "expires_at": datetime.fromtimestamp(entry.expires_at, UTC).isoformat() if entry.expires_at else None,
-        "created_at": datetime.fromtimestamp(entry.created_ms / 1000, UTC).isoformat(timespec="milliseconds"),
+        "created_at": iso_ms(entry.created_ms, "UTC"),
     }
     return {"Source": SOURCE, "DetailType": detail_type, "Detail": detail}
