@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from store_credit import checkout_service
-from store_credit.http_problems import caller, json_result, new_resolver, problem
-from store_credit.idempotency import fingerprint
-from store_credit.models import ApplyRequest, CheckoutOut, ReleaseOut
+from store_credit import checkout_service, codes_service
+from store_credit.http_problems import caller, json_result, new_resolver
+from store_credit.idempotency import fingerprint, require_key
+from store_credit.models import ApplyRequest, CheckoutOut, CodeOut, CodesOut, CreateCodesRequest, ReleaseOut
 from store_credit.observability import logger, metrics
 
 app = new_resolver()
 
 CheckoutId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", description="Required")]
 
 
 @app.post(
@@ -44,14 +45,18 @@ def release_hold(checkout_id: CheckoutId) -> Response[ReleaseOut]:
     return json_result(checkout_service.release(caller(app, "checkout"), checkout_id))
 
 
-@app.post("/v1/codes")
-def create_codes():  # type: ignore[no-untyped-def]
-    return problem(501, "not-implemented", "Not implemented yet", "store-credit codes are not available yet")
+@app.post(
+    "/v1/codes", responses={201: {"description": "Codes created", "content": {"application/json": {"model": CodesOut}}}}
+)
+def create_codes(body: CreateCodesRequest, idempotency_key: IdempotencyKey = None) -> Response[CodesOut]:
+    key = require_key(idempotency_key)
+    request_hash = fingerprint("create_codes", {}, app.current_event.json_body)
+    return json_result(codes_service.create_codes(caller(app, "credits:write"), body, key, request_hash))
 
 
 @app.get("/v1/codes/<code>")
-def show_code(code: str):  # type: ignore[no-untyped-def]
-    return problem(501, "not-implemented", "Not implemented yet", "store-credit codes are not available yet")
+def show_code(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{16,48}$")]) -> CodeOut:
+    return CodeOut.model_validate(codes_service.show_code(caller(app, "credits:read"), code))
 
 
 @logger.inject_lambda_context(clear_state=True)

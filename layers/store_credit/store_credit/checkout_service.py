@@ -16,6 +16,7 @@ from store_credit import wallet_store
 from store_credit.auth import Caller
 from store_credit.checkout_math import Cart, CartLine, CheckoutQuote, CreditRules, CreditSource, Tier, quote
 from store_credit.clock import iso
+from store_credit.codes import holder_of
 from store_credit.errors import InvalidInput, NotFound
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.lots import spend_order
@@ -99,6 +100,7 @@ def quote_json(
     return {
         "checkout_id": request.checkout_id,
         "customer_id": request.customer_id,
+        "code": request.code,
         "applied": money(result.applied),
         "breakdown": {
             "items": money(result.breakdown.items),
@@ -123,17 +125,18 @@ def quote_json(
 
 
 def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
-    if request.code is not None or request.customer_id is None:
-        raise NotFound(detail="no such store-credit code")  # codes are issued by POST /v1/codes
-    customer_id = request.customer_id
+    # A wallet holder is the customer, or the code (a wallet of its own).
+    holder = request.customer_id if request.customer_id is not None else holder_of(str(request.code))
     currency = request.cart.currency
     cart = build_cart(request.cart)
     requested = _minor(request.requested_amount, currency, "requested_amount") if request.requested_amount else None
 
     def attempt() -> ApiResult:
-        record, stored = wallet_store.load_settings_and_wallet(caller.merchant_id, customer_id, currency)
+        record, stored = wallet_store.load_settings_and_wallet(caller.merchant_id, holder, currency)
         settings = settings_of(record)
-        wallet = stored or Wallet(caller.merchant_id, customer_id, currency)
+        if request.code is not None:
+            _check_code(stored, request.email)
+        wallet = stored or Wallet(caller.merchant_id, holder, currency)
         existing = wallet.holds.get(request.checkout_id)
         if existing is not None and existing.fingerprint == fingerprint:
             hold_record = wallet_store.load_hold_record(caller.merchant_id, request.checkout_id)
@@ -173,7 +176,7 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
         hold_record = wallet_store.HoldRecord(
             merchant_id=caller.merchant_id,
             checkout_id=request.checkout_id,
-            customer_id=customer_id,
+            customer_id=holder,
             currency=currency,
             state=state,
             amount=result.applied,
@@ -186,6 +189,14 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
         return ApiResult(200, body)
 
     return guarded_write(attempt, lambda: None, fingerprint)
+
+
+def _check_code(wallet: Wallet | None, email: str | None) -> None:
+    if wallet is None:
+        # An unknown code, another merchant's code and a code in another currency look alike.
+        raise NotFound(detail="no such store-credit code in this currency")
+    if wallet.allowed_email is not None and email != wallet.allowed_email:
+        raise InvalidInput.on("email", "this code can only be used with the email it was issued to")
 
 
 def release(caller: Caller, checkout_id: str) -> ApiResult:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store_credit.clock import iso_ms
+from store_credit.codes import code_of
 from store_credit.money import money_json
 from store_credit.wallet import LedgerEntry
 
@@ -35,7 +36,8 @@ def hold_event(image: dict[str, Any]) -> dict[str, Any] | None:
     currency = image["currency"]["S"]
     detail = {
         "merchant_id": image["merchant_id"]["S"],
-        "customer_id": image["customer_id"]["S"],
+        "customer_id": None if code_of(image["customer_id"]["S"]) else image["customer_id"]["S"],
+        "code": code_of(image["customer_id"]["S"]),
         "checkout_id": image["checkout_id"]["S"],
         "amount": money_json(int(image["amount"]["N"]), currency),
         "expires_at": (
@@ -53,7 +55,8 @@ def ledger_event(merchant_id: str, customer_id: str, entry: LedgerEntry) -> dict
         return None
     detail = {
         "merchant_id": merchant_id,
-        "customer_id": customer_id,
+        "customer_id": None if code_of(customer_id) else customer_id,
+        "code": code_of(customer_id),
         "entry_id": entry.entry_id,
         "type": entry.type,
         "amount": money_json(entry.amount, entry.currency),

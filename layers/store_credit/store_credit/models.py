@@ -336,7 +336,11 @@ class CartIn(StrictModel):
 class ApplyRequest(StrictModel):
     checkout_id: CheckoutId
     customer_id: CustomerRef | None = None
-    code: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    code: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{16,48}$")] | None = None
+    email: (
+        Annotated[StrictStr, Field(max_length=254, description="The buyer's email, for a code restricted to one email")]
+        | None
+    ) = None
     requested_amount: NonNegativeDecimal | None = None
     capture: StrictBool = False
     cart: CartIn
@@ -372,7 +376,8 @@ class HoldOut(BaseModel):
 
 class CheckoutOut(BaseModel):
     checkout_id: str
-    customer_id: str
+    customer_id: str | None
+    code: str | None
     applied: MoneyOut
     breakdown: CheckoutBreakdown
     totals: CheckoutTotals
@@ -387,3 +392,36 @@ class ReleaseOut(BaseModel):
     state: str
     released: MoneyOut
     balance_after: MoneyOut
+
+
+# --- codes ------------------------------------------------------------------------------------
+
+Affix = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{0,16}$", description="Letters, digits or '-'")]
+Email = Annotated[StrictStr, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class CreateCodesRequest(StrictModel):
+    amount: Money
+    count: Annotated[StrictInt, Field(ge=1, le=40, description="Codes made in one atomic request")] = 1
+    prefix: Affix = ""
+    suffix: Affix = ""
+    expires: ExpirySpec | None = None
+    valid_from: AwareDatetime | None = None
+    allowed_email: Email | None = None
+    reason: Reason = "Store-credit code"
+    note: Note | None = None
+
+
+class CodeOut(BaseModel):
+    code: str
+    currency: str
+    balance: MoneyOut
+    available: MoneyOut
+    held: MoneyOut
+    expires_at: str | None
+    valid_from: str | None
+    restricted_to_email: bool
+
+
+class CodesOut(BaseModel):
+    codes: list[CodeOut]

@@ -61,6 +61,7 @@ class Wallet:
     last_entry_ms: int = 0
     lots: dict[str, Lot] = field(default_factory=dict)
     holds: dict[str, Hold] = field(default_factory=dict)
+    allowed_email: str | None = None  # a code that only this buyer may spend
 
     @property
     def balance(self) -> int:

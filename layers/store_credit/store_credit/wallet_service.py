@@ -77,7 +77,7 @@ def _write_change(
     )
 
 
-def _expiry(spec: ExpirySpec | None, settings: Settings, issued_at: int) -> int | None:
+def expiry_for(spec: ExpirySpec | None, settings: Settings, issued_at: int) -> int | None:
     chosen = spec if spec is not None else settings.default_expiry
     if chosen is None:
         return None
@@ -98,7 +98,7 @@ def issue(
     )
 
     def decide(wallet: Wallet, settings: Settings, now_ms: int) -> WalletChange:
-        expires_at = _expiry(request.expires, settings, now_ms // 1000)
+        expires_at = expiry_for(request.expires, settings, now_ms // 1000)
         if valid_from is not None and expires_at is not None and valid_from >= expires_at:
             raise InvalidInput.on("valid_from", "must be before the credit expires")
         return issue_credit(

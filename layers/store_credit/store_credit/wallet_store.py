@@ -183,6 +183,8 @@ def wallet_to_item(wallet: Wallet) -> dict[str, Any]:
         "held": _n(wallet.held),
         "lots": {"M": {lot_id: _lot_to_item(lot) for lot_id, lot in wallet.lots.items()}},
     }
+    if wallet.allowed_email is not None:
+        item["allowed_email"] = {"S": wallet.allowed_email}
     if wallet.holds:
         item["holds"] = {"M": {checkout_id: _hold_to_item(h) for checkout_id, h in wallet.holds.items()}}
     due_at = wallet.due_at()
@@ -202,6 +204,7 @@ def wallet_from_item(item: dict[str, Any]) -> Wallet:
         last_entry_ms=int(item["last_entry_ms"]["N"]),
         lots={lot_id: _lot_from_item(lot_id, raw) for lot_id, raw in item["lots"]["M"].items()},
         holds={cid: _hold_from_item(cid, raw) for cid, raw in item.get("holds", {}).get("M", {}).items()},
+        allowed_email=item["allowed_email"]["S"] if "allowed_email" in item else None,
     )
 
 
@@ -716,3 +719,38 @@ def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entry: Ledger
         }:
             raise WriteConflict() from error
         raise
+
+
+# --- codes ---------------------------------------------------------------------------------
+
+
+def commit_new_wallets(changes: list[WalletChange], idempotency: IdempotentWrite) -> None:
+    """Create several wallets (codes) with their first ledger entry, all or none, in one
+    transaction with the request's idempotency record. A code that already exists cancels it
+    (``WriteConflict``: the caller draws new codes)."""
+    items: list[dict[str, Any]] = []
+    for change in changes:
+        items.append(_wallet_put(change.before, change.after))
+        items.append(
+            {
+                "Put": {
+                    "TableName": table_name(),
+                    "Item": entry_to_item(change.after, change.entry),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        )
+    items.append(idempotency.put())
+    _transact(items, idempotency, token=idempotency.token(0), idempotency_index=len(items) - 1)
+
+
+def holder_wallets(merchant_id: str, holder: str) -> list[Wallet]:
+    """Every wallet of one holder (a customer's currencies, or a code's one wallet)."""
+    response = _call(
+        dynamodb().query,
+        TableName=table_name(),
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :w)",
+        ExpressionAttributeValues={":pk": {"S": customer_pk(merchant_id, holder)}, ":w": {"S": "W#"}},
+        ConsistentRead=True,
+    )
+    return [wallet_from_item(item) for item in response["Items"]]
