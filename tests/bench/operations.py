@@ -116,7 +116,32 @@ def main() -> None:
             ok(api.issue(f"multi_{n}", "1.00", expires={"days": 20}))
             ok(api.issue(f"multi_{n}", "1.00"))
         ok(api.issue("rich", "1000000.00"))
+        for i in range(REPEAT):
+            ok(api.issue(f"shopper_{i}", "100.00", expires={"days": 30}))
+            ok(api.issue(f"shopper_{i}", "100.00"))
+
+        def checkout(i: int, price: str = "30.00", capture: bool = False, checkout_id: str | None = None) -> None:
+            body = {
+                "checkout_id": checkout_id or f"chk_{i}_{price}_{capture}",
+                "customer_id": f"shopper_{i}",
+                "capture": capture,
+                "cart": {
+                    "currency": "USD",
+                    "items": [
+                        {"id": "a", "quantity": 2, "unit_price": price, "tax_rate": "8.875"},
+                        {"id": "b", "quantity": 1, "unit_price": "12.50", "tax_rate": "8.875"},
+                    ],
+                    "shipping": "5.00",
+                },
+            }
+            ok(api.post("/v1/checkout/apply", body, key=None))
+
         rows = [
+            measure("apply at checkout (new hold)", lambda i: checkout(i, checkout_id=f"re_{i}")),
+            measure("re-apply (changed cart)", lambda i: checkout(i, price="25.00", checkout_id=f"re_{i}")),
+            measure("apply replay (same cart)", lambda i: checkout(i, price="25.00", checkout_id=f"re_{i}")),
+            measure("release", lambda i: ok(api.write("DELETE", f"/v1/checkout/re_{i}", None, key=None))),
+            measure("apply with capture", lambda i: checkout(i, capture=True)),
             measure("issue credit (new wallet)", lambda i: ok(api.issue(f"new_{i}", "5.00", expires={"days": 30}))),
             measure("issue credit (wallet with lots)", lambda i: ok(api.issue("rich", "5.00", expires={"days": 30}))),
             measure("debit (one lot)", lambda i: ok(api.debit("rich", "1.00"))),

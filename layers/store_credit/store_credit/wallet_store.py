@@ -627,7 +627,8 @@ def _hold_record_item(record: HoldRecord) -> dict[str, Any]:
         "state": {"S": record.state},
         "amount": _n(record.amount),
         "fingerprint": {"S": record.fingerprint},
-        "response": {"S": record.response},
+        # Compressed: the answer is ~1 KB of JSON, and items over 1 KB cost double write units.
+        "response": {"B": zlib.compress(record.response.encode(), 9)},
         "updated_ms": _n(record.updated_ms),
         "expires_ttl": _n(record.updated_ms // 1000 + HOLD_RECORD_TTL_SECONDS),
     }
@@ -645,7 +646,7 @@ def hold_record_from_item(item: dict[str, Any]) -> HoldRecord:
         state=item["state"]["S"],
         amount=int(item["amount"]["N"]),
         fingerprint=item["fingerprint"]["S"],
-        response=item["response"]["S"],
+        response=zlib.decompress(item["response"]["B"]).decode(),
         expires_at=int(item["expires_at"]["N"]) if "expires_at" in item else None,
         updated_ms=int(item["updated_ms"]["N"]),
     )
