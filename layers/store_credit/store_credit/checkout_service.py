@@ -25,7 +25,6 @@ from store_credit.money import exponent, money_json, parse_minor
 from store_credit.wallet import Wallet, place_hold, release_hold, spend_allocations
 from store_credit.wallet_service import settings_of
 
-
 # The wallet keeps 64 bits of the request's fingerprint per hold, enough to spot a replay
 # (confirmed against the full fingerprint on the hold item) at a fraction of the write units.
 WALLET_FINGERPRINT = 16
