@@ -41,7 +41,7 @@ def test_every_trigger_in_the_template_has_a_sample() -> None:
     assert triggers <= covered
     routes = {load(path).get("routeKey") for path in ALL}
     for route in template.http_routes():
-        if route.function in {"CreditsFunction", "SettingsFunction"}:
+        if route.function in {"CreditsFunction", "SettingsFunction", "CheckoutFunction"}:
             assert route.route_key in routes, route.route_key
 
 

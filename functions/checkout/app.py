@@ -29,12 +29,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", descripti
 def apply_credit(body: ApplyRequest) -> Response[CheckoutOut]:
     # The checkout id is the idempotency key: same request → same quote; changed cart → new hold.
     request_hash = fingerprint("apply_credit", {}, app.current_event.json_body)
-    result = checkout_service.apply(caller(app, "checkout"), body, request_hash)
-    logger.info(
-        "checkout applied",
-        extra={"checkout_id": body.checkout_id, "applied": result.body.get("applied"), "captured": body.capture},
-    )
-    return json_result(result)
+    return json_result(checkout_service.apply(caller(app, "checkout"), body, request_hash))
 
 
 @app.delete(

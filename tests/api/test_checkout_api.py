@@ -157,3 +157,17 @@ def test_apply_costs_two_round_trips(api: Api) -> None:
         assert apply(api, cart=cart("30.00")).status == 200
         assert apply(api, cart=cart("20.00")).status == 200
     assert calls == ["GetItem", "BatchGetItem", "TransactWriteItems"] * 2  # GetItem: the authorizer
+
+
+def test_the_decision_is_logged_without_the_buyer(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    api.issue("cus-private-77", "50.00")
+    with caplog.at_level(logging.INFO, logger="store-credit"):
+        body = {"checkout_id": "chk_log", "customer_id": "cus-private-77", "cart": cart("30.00")}
+        assert api.post("/v1/checkout/apply", body, key=None).status == 200
+    decisions = [r for r in caplog.records if r.name == "store-credit" and r.getMessage() == "checkout credit decided"]
+    assert len(decisions) == 1
+    assert decisions[0].__dict__["applied"] == 3000
+    assert decisions[0].__dict__["eligible"] == 3000
+    assert "cus-private-77" not in repr([r.__dict__ for r in caplog.records if r.name == "store-credit"])

@@ -93,6 +93,32 @@ def measure(name: str, operation: Callable[[int], Any]) -> dict[str, Any]:
     }
 
 
+def arithmetic_figures() -> list[str]:
+    """The checkout arithmetic alone, for carts and wallets from ordinary to the largest accepted."""
+    from fractions import Fraction
+
+    from store_credit.checkout_math import Cart, CartLine, CreditRules, CreditSource, quote
+
+    restricted = [CreditSource(f"r{k}", 5_000, product_ids=frozenset({f"p{k % 10}"})) for k in range(20)]
+    open_lots = [CreditSource(f"u{k}", 3_000) for k in range(20)]
+    rows = []
+    for n_lines, n_lots in ((3, 2), (20, 10), (100, 40), (250, 40)):
+        lines = tuple(
+            CartLine(f"l{i}", 1_000 + i, 1, Fraction(8, 100), product_id=f"p{i % 10}", categories=(f"c{i % 4}",))
+            for i in range(n_lines)
+        )
+        sources = restricted[: n_lots // 2] + open_lots[: n_lots // 2]
+        cart = Cart(lines=lines, shipping=500)
+        rules = CreditRules(exponent=2, apply_to_shipping=True)
+        runs = []
+        for _ in range(5):
+            started = time.perf_counter()
+            quote(cart, rules, sources)
+            runs.append((time.perf_counter() - started) * 1000)
+        rows.append(f"{n_lines:>4} cart lines, {n_lots:>3} lots (half restricted): {statistics.median(runs):7.2f} ms")
+    return rows
+
+
 def main() -> None:
     from tests.harness.local_stack import LOCAL_ENV
     from tests.harness.ministack import start_ministack
@@ -167,6 +193,9 @@ def main() -> None:
             f"{row['operation']:34} {row['round trips']:>11} {row['RCU']:>6.1f} {row['WCU']:>6.1f} "
             f"{row['p50 ms']:>7.1f}  {row['calls']}"
         )
+    print("\nCheckout arithmetic (min-cost flow over lots and line groups), median of 5:")
+    for line in arithmetic_figures():
+        print("  " + line)
 
 
 if __name__ == "__main__":

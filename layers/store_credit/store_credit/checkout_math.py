@@ -221,30 +221,55 @@ class _FlowGraph:
         return sum(self.edges[v][rev][1] for to, _, _, rev in self.edges[u] if to == v)
 
 
-def _allocate(sources: list[CreditSource], lines: list[_Line], limit: int | None) -> dict[str, dict[str, int]]:
-    """Lots (cheapest = earliest in spend order) → the lines each may pay for, up to ``limit``:
+def _groups(sources: list[CreditSource], lines: list[_Line]) -> list[list[_Line]]:
+    """Lines that exactly the same restricted lots may pay are interchangeable to the flow:
+    one node per group keeps the graph small (250 lines of 10 products → about 10 nodes)."""
+    groups: dict[tuple[int, ...] | str, list[_Line]] = {}
+    for line in lines:
+        if line.capacity <= 0:
+            continue
+        if line.cart_line is None:
+            signature: tuple[int, ...] | str = "shipping"  # restricted lots never pay shipping
+        else:
+            cart_line = line.cart_line
+            signature = tuple(k for k, s in enumerate(sources) if s.restricted and s.pays_for(cart_line))
+        groups.setdefault(signature, []).append(line)
+    return list(groups.values())
+
+
+def _allocate(sources: list[CreditSource], lines: list[_Line], limit: int | None) -> dict[str, int]:
+    """Min-cost flow from lots (cost = rank in spend order) to groups of lines, up to ``limit``:
     as much credit as the rules allow, from the earliest-expiring lots that can give it.
-    Returns {lot_id: {line_key: amount}}."""
+    Sets each line's restricted credit; returns what each lot gives ({lot_id: amount})."""
+    groups = _groups(sources, lines)
     lot_node = {k: 1 + k for k in range(len(sources))}
-    line_node = {j: 1 + len(sources) + j for j in range(len(lines))}
-    sink = 1 + len(sources) + len(lines)
+    group_node = {g: 1 + len(sources) + g for g in range(len(groups))}
+    sink = 1 + len(sources) + len(groups)
     graph = _FlowGraph(sink + 1)
     for k, source in enumerate(sources):
         graph.add(0, lot_node[k], source.amount, k)
-        for j, line in enumerate(lines):
-            may_pay = source.pays_for(line.cart_line) if line.cart_line is not None else not source.restricted
-            if line.capacity > 0 and may_pay:
-                graph.add(lot_node[k], line_node[j], line.capacity, 0)
-    for j, line in enumerate(lines):
-        graph.add(line_node[j], sink, line.capacity, 0)
+        for g, members in enumerate(groups):
+            first = members[0].cart_line
+            may_pay = source.pays_for(first) if first is not None else not source.restricted
+            if may_pay:
+                graph.add(lot_node[k], group_node[g], sum(m.capacity for m in members), 0)
+    for g, members in enumerate(groups):
+        graph.add(group_node[g], sink, sum(m.capacity for m in members), 0)
     graph.run(0, sink, limit)
-    used: dict[str, dict[str, int]] = {}
+
+    given: dict[str, int] = {}
     for k, source in enumerate(sources):
-        for j, line in enumerate(lines):
-            amount = graph.flow(lot_node[k], line_node[j])
-            if amount > 0:
-                used.setdefault(source.lot_id, {})[line.key] = amount
-    return used
+        for g, members in enumerate(groups):
+            amount = graph.flow(lot_node[k], group_node[g])
+            if amount <= 0:
+                continue
+            given[source.lot_id] = given.get(source.lot_id, 0) + amount
+            if source.restricted:
+                # Any line of the group may take it: spread in proportion to each line's room.
+                shares = largest_remainder(amount, [m.capacity - m.credit for m in members])
+                for member, share in zip(members, shares, strict=True):
+                    member.credit += share
+    return given
 
 
 def _priced_lines(cart: Cart, rules: CreditRules) -> tuple[list[_Line], int]:
@@ -272,20 +297,11 @@ def _priced_lines(cart: Cart, rules: CreditRules) -> tuple[list[_Line], int]:
     return lines, subtotal
 
 
-def _spread(sources: list[CreditSource], lines: list[_Line], used: dict[str, dict[str, int]]) -> None:
-    """Restricted lots pay the lines the flow chose; unrestricted credit is spread over the room
-    left on every eligible line in proportion to it (largest remainder), so no line is favoured
-    by its place in the cart."""
-    by_key = {line.key: line for line in lines}
-    unrestricted = 0
-    for source in sources:
-        for key, amount in used.get(source.lot_id, {}).items():
-            if source.restricted:
-                by_key[key].credit += amount
-            else:
-                unrestricted += amount
+def _spread_unrestricted(amount: int, lines: list[_Line]) -> None:
+    """Unrestricted credit goes over the room left on every eligible line in proportion to it
+    (largest remainder), so no line is favoured by its place in the cart."""
     room = [line.capacity - line.credit for line in lines]
-    for line, share in zip(lines, largest_remainder(unrestricted, room), strict=True):
+    for line, share in zip(lines, largest_remainder(amount, room), strict=True):
         line.credit += share
 
 
@@ -318,8 +334,8 @@ def quote(
     limit = min(caps) if caps else None
 
     ordered = [s for s in sources if s.amount > 0]
-    used = _allocate(ordered, lines, limit)
-    _spread(ordered, lines, used)
+    given = _allocate(ordered, lines, limit)
+    _spread_unrestricted(sum(given[s.lot_id] for s in ordered if s.lot_id in given and not s.restricted), lines)
 
     items = shipping_part = tax_part = tax_after = 0
     for line in lines:
@@ -345,7 +361,7 @@ def quote(
             store_credit=applied,
             total=subtotal - discounts + shipping.pre + tax_after - applied,
         ),
-        allocations=tuple((s.lot_id, sum(used[s.lot_id].values())) for s in ordered if s.lot_id in used),
+        allocations=tuple((s.lot_id, given[s.lot_id]) for s in ordered if s.lot_id in given),
         limit=limit,
         eligible=sum(line.capacity for line in lines),
         line_credit={line.key: line.credit for line in lines},

@@ -22,6 +22,7 @@ from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.lots import spend_order
 from store_credit.models import ApplyRequest, CartIn, Settings
 from store_credit.money import exponent, money_json, parse_minor
+from store_credit.observability import logger
 from store_credit.wallet import Wallet, place_hold, release_hold, spend_allocations
 from store_credit.wallet_service import settings_of
 
@@ -175,6 +176,7 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
             )
             state = "open" if result.applied > 0 else ("released" if existing is not None else "none")
         body = quote_json(request, result, after, tz=settings.timezone, hold_expires_at=hold_expires_at, now=now)
+        log_decision(request, cart, result, state)
         if state == "none":
             return ApiResult(200, body)  # nothing reserved, nothing to undo: no write
         hold_record = wallet_store.HoldRecord(
@@ -193,6 +195,29 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
         return ApiResult(200, body)
 
     return guarded_write(attempt, lambda: None, fingerprint)
+
+
+def log_decision(request: ApplyRequest, cart: Cart, result: CheckoutQuote, state: str) -> None:
+    """Every input and outcome of the decision, and nothing that identifies the buyer."""
+    logger.info(
+        "checkout credit decided",
+        extra={
+            "checkout_id": request.checkout_id,
+            "by_code": request.code is not None,
+            "currency": request.cart.currency,
+            "lines": len(cart.lines),
+            "subtotal": result.totals.subtotal,
+            "discounts": result.totals.discounts,
+            "shipping": cart.shipping,
+            "requested": request.requested_amount,
+            "limit": result.limit,
+            "eligible": result.eligible,
+            "applied": result.applied,
+            "lots_used": len(result.allocations),
+            "capture": request.capture,
+            "state": state,
+        },
+    )
 
 
 def _check_code(wallet: Wallet | None, email: str | None) -> None:
