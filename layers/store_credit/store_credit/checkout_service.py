@@ -235,7 +235,7 @@ def release(caller: Caller, checkout_id: str) -> ApiResult:
         record = wallet_store.load_hold_record(caller.merchant_id, checkout_id)
         if record is None:
             raise NotFound(detail=f"no checkout {checkout_id!r} with store credit")
-        _, wallet = wallet_store.load_settings_and_wallet(caller.merchant_id, record.customer_id, record.currency)
+        wallet = wallet_store.load_wallet(caller.merchant_id, record.customer_id, record.currency)
         now_ms = time.time_ns() // 1_000_000
         hold = wallet.holds.get(checkout_id) if wallet else None
         if wallet is None or hold is None:

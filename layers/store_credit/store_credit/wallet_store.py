@@ -24,10 +24,11 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from store_credit.errors import IdempotencyRecord, IdempotentReplay, WalletBusy, WriteConflict
+from store_credit.errors import CheckoutConflict, IdempotencyRecord, IdempotentReplay, WalletBusy, WriteConflict
 from store_credit.lots import Lot, Restrictions
 from store_credit.wallet import DUE_SHARDS, Hold, LedgerEntry, Wallet, WalletChange
 
@@ -307,6 +308,17 @@ def load_settings_and_wallet(
     return _settings_from_item(found.get("SETTINGS")), wallet_from_item(wallet_item) if wallet_item else None
 
 
+def load_wallet(merchant_id: str, customer_id: str, currency: str) -> Wallet | None:
+    response = _call(
+        dynamodb().get_item,
+        TableName=table_name(),
+        Key=wallet_key(merchant_id, customer_id, currency),
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    return wallet_from_item(item) if item else None
+
+
 def load_settings(merchant_id: str) -> MerchantSettingsRecord | None:
     response = _call(dynamodb().get_item, TableName=table_name(), Key=settings_key(merchant_id), ConsistentRead=True)
     return _settings_from_item(response.get("Item"))
@@ -473,7 +485,7 @@ def commit_wallet_change(
     ]
     if email is not None or phone is not None:
         items.append(_profile_update(wallet.merchant_id, wallet.customer_id, email, phone))
-    _transact(items, idempotency, token=idempotency.token(change.before.version), idempotency_index=2)
+    _transact(items, token=idempotency.token(change.before.version), on_cancel=_replay_on_idempotency(idempotency, 2))
 
 
 def put_settings(
@@ -502,9 +514,13 @@ def put_settings(
         }
     put = {"Put": {"TableName": table_name(), "Item": item, **condition}}
     if idempotency is None:
-        _transact([put], None, token=None, idempotency_index=None)
+        _transact([put])
     else:
-        _transact([put, idempotency.put()], idempotency, token=idempotency.token(expected_version), idempotency_index=1)
+        _transact(
+            [put, idempotency.put()],
+            token=idempotency.token(expected_version),
+            on_cancel=_replay_on_idempotency(idempotency, 1),
+        )
 
 
 def put_api_key(key_hash: str, *, merchant_id: str, scopes: list[str], key_id: str, now: int) -> None:
@@ -545,13 +561,31 @@ def _call(operation: Any, **params: Any) -> Any:
         raise
 
 
-def _transact(
-    items: list[dict[str, Any]],
-    idempotency: IdempotentWrite | None,
-    *,
-    token: str | None,
-    idempotency_index: int | None,
-) -> None:
+CancelHandler = Callable[[list[dict[str, Any]]], None]
+
+
+def _replay_on_idempotency(idempotency: IdempotentWrite, index: int) -> CancelHandler:
+    """A cancelled transaction whose idempotency record already existed answers the first result."""
+
+    def handle(reasons: list[dict[str, Any]]) -> None:
+        reason = reasons[index] if len(reasons) > index else {}
+        if reason.get("Code") == "ConditionalCheckFailed":
+            item = reason.get("Item")
+            record = (
+                _idempotency_from_item(item)
+                if item
+                else get_idempotency_record(idempotency.merchant_id, idempotency.key)
+            )
+            if record is not None:
+                raise IdempotentReplay(record)
+
+    return handle
+
+
+def _transact(items: list[dict[str, Any]], *, token: str | None = None, on_cancel: CancelHandler | None = None) -> None:
+    """Run one TransactWriteItems. ``on_cancel`` reads the cancellation reasons first (and may
+    raise a domain answer); otherwise a failed condition or a conflict is ``WriteConflict``
+    (read again and retry), and throttling too, once botocore's own retries are spent."""
     from botocore.exceptions import ClientError
 
     params: dict[str, Any] = {"TransactItems": items}
@@ -563,30 +597,23 @@ def _transact(
         code = error.response["Error"]["Code"]
         if code == "TransactionCanceledException":
             reasons = error.response.get("CancellationReasons") or []
-            if idempotency is not None and idempotency_index is not None and len(reasons) > idempotency_index:
-                reason = reasons[idempotency_index]
-                if reason.get("Code") == "ConditionalCheckFailed":
-                    item = reason.get("Item")
-                    record = (
-                        _idempotency_from_item(item)
-                        if item
-                        else get_idempotency_record(idempotency.merchant_id, idempotency.key)
-                    )
-                    if record is not None:
-                        raise IdempotentReplay(record) from error
+            if on_cancel is not None:
+                on_cancel(reasons)
             codes = {r.get("Code") for r in reasons}
-            if codes & {"ConditionalCheckFailed", "TransactionConflict"}:
+            if codes & {
+                "ConditionalCheckFailed",
+                "TransactionConflict",
+                "ThrottlingError",
+                "ProvisionedThroughputExceeded",
+            }:
                 raise WriteConflict() from error
-            if codes & {"ThrottlingError", "ProvisionedThroughputExceeded"}:
-                raise WriteConflict() from error  # retried by the caller's backoff loop
             raise
-        if code in {
+        retriable = {
             "TransactionConflictException",
             "TransactionInProgressException",
             "IdempotentParameterMismatchException",
-        }:
-            raise WriteConflict() from error
-        if _is_throttle(code):
+        }
+        if code in retriable or _is_throttle(code):
             raise WriteConflict() from error
         raise
 
@@ -664,8 +691,6 @@ def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entry: Ledger
     """One transaction: the wallet (conditioned on the version read), the checkout's hold item
     (only ever for the same customer and currency), and the ledger entry when credit is spent.
     Raises ``WriteConflict`` (wallet moved: retry) or ``CheckoutConflict``."""
-    from store_credit.errors import CheckoutConflict
-
     items: list[dict[str, Any]] = [
         _wallet_put(before, after),
         {
@@ -696,30 +721,19 @@ def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entry: Ledger
                 }
             }
         )
-    from botocore.exceptions import ClientError
 
-    try:
-        dynamodb().transact_write_items(TransactItems=items)
-    except ClientError as error:
-        reasons = error.response.get("CancellationReasons") or []
-        if len(reasons) > 1 and reasons[1].get("Code") == "ConditionalCheckFailed":
-            old = hold_record_from_item(reasons[1]["Item"]) if reasons[1].get("Item") else None
-            if old is not None and old.state == "captured" and old.fingerprint == record.fingerprint:
-                raise IdempotentReplay(IdempotencyRecord(old.fingerprint, 200, old.response)) from error
-            if old is not None and old.state == "captured":
-                raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} is already captured") from error
-            raise CheckoutConflict(
-                detail=f"checkout {record.checkout_id!r} belongs to another customer or currency"
-            ) from error
-        codes = {r.get("Code") for r in reasons}
-        code = error.response["Error"]["Code"]
-        if codes & {"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError"} or code in {
-            "TransactionConflictException",
-            "ThrottlingException",
-            "ProvisionedThroughputExceededException",
-        }:
-            raise WriteConflict() from error
-        raise
+    def on_cancel(reasons: list[dict[str, Any]]) -> None:
+        reason = reasons[1] if len(reasons) > 1 else {}
+        if reason.get("Code") != "ConditionalCheckFailed":
+            return
+        old = hold_record_from_item(reason["Item"]) if reason.get("Item") else None
+        if old is not None and old.state == "captured" and old.fingerprint == record.fingerprint:
+            raise IdempotentReplay(IdempotencyRecord(old.fingerprint, 200, old.response))
+        if old is not None and old.state == "captured":
+            raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} is already captured")
+        raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} belongs to another customer or currency")
+
+    _transact(items, on_cancel=on_cancel)
 
 
 # --- codes ---------------------------------------------------------------------------------
@@ -742,7 +756,7 @@ def commit_new_wallets(changes: list[WalletChange], idempotency: IdempotentWrite
             }
         )
     items.append(idempotency.put())
-    _transact(items, idempotency, token=idempotency.token(0), idempotency_index=len(items) - 1)
+    _transact(items, token=idempotency.token(0), on_cancel=_replay_on_idempotency(idempotency, len(items) - 1))
 
 
 def holder_wallets(merchant_id: str, holder: str) -> list[Wallet]:
