@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHONPATH := .:layers/store_credit
 export PYTHONPATH
 
-.PHONY: run test lint unit bench openapi currencies emulator clean
+.PHONY: run test lint unit bench soak openapi currencies emulator clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ unit: $(VENV)/.installed
 # Figures, not assertions: DynamoDB round trips, capacity units and latency per operation.
 bench: $(VENV)/.installed emulator
 	$(PY) -m tests.bench.operations
+
+# Thousands of random operation sequences against the model (minutes, not part of make test).
+soak: $(VENV)/.installed
+	SOAK_EXAMPLES=$${SOAK_EXAMPLES:-1000} SOAK_STEPS=$${SOAK_STEPS:-40} $(PY) -m pytest tests/property -q
 
 openapi: $(VENV)/.installed
 	$(PY) -m tests.harness.openapi
