@@ -40,7 +40,7 @@ class FakeLambdaContext:
         return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return 300_000  # the scheduled jobs' timeout in template.yaml
 
 
 def load_handler_module(code_dir: Path, instance: int = 0) -> ModuleType:

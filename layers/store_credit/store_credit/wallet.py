@@ -80,7 +80,8 @@ class Wallet:
         for lot in self.lots.values():
             if lot.expires_at is None or lot.remaining == 0:
                 continue
-            moments.append(lot.expires_at)
+            if lot.remaining > lot.held:  # credit a live hold reserves lapses when the hold goes
+                moments.append(lot.expires_at)
             if not lot.expiring_notified:
                 moments.append(lot.expires_at - EXPIRING_NOTICE_SECONDS)
         moments += [hold.expires_at for hold in self.holds.values()]
@@ -297,3 +298,75 @@ def spend_allocations(
         idempotency_key=idempotency_key,
     )
     return WalletChange(before=wallet, after=after, entry=entry)
+
+
+@dataclass(frozen=True)
+class ExpiringNotice:
+    lot_id: str
+    remaining: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """What the expiry job did to one wallet: new state, ledger entries, released holds, notices."""
+
+    before: Wallet
+    after: Wallet
+    entries: tuple[LedgerEntry, ...]
+    released: tuple[Hold, ...]
+    notices: tuple[ExpiringNotice, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not self.before
+
+
+def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTICE_SECONDS) -> DueWork:
+    """Release holds past their time, expire lots past theirs (one ledger entry a lot; credit a
+    live hold still reserves expires when that hold goes), and mark lots owed an 'expiring' notice."""
+    current = wallet
+    released = tuple(hold for hold in wallet.holds.values() if hold.expires_at <= now)
+    for hold in released:
+        current = release_hold(current, hold.checkout_id)
+    entries: list[LedgerEntry] = []
+    lots = dict(current.lots)
+    notices: list[ExpiringNotice] = []
+    created_ms = current.last_entry_ms
+    seq = current.seq
+    for lot in sorted(current.lots.values(), key=lambda lot: (lot.expires_at or 0, lot.lot_id)):
+        if lot.expires_at is None:
+            continue
+        if lot.expires_at <= now:
+            lapsing = lot.remaining - lot.held
+            if lapsing <= 0:
+                continue
+            created_ms = max(now * 1000, created_ms + 1)
+            seq += 1
+            if lot.held:
+                lots[lot.lot_id] = replace(lot, remaining=lot.held)
+            else:
+                del lots[lot.lot_id]
+            balance_after = sum(x.remaining for x in lots.values())
+            entries.append(
+                LedgerEntry(
+                    entry_id=ulid(created_ms),
+                    seq=seq,
+                    type="expiry",
+                    amount=-lapsing,
+                    balance_after=balance_after,
+                    currency=wallet.currency,
+                    reason="Credit expired",
+                    actor="system:expiry",
+                    created_ms=created_ms,
+                    lots=((lot.lot_id, -lapsing),),
+                    expires_at=lot.expires_at,
+                )
+            )
+        elif lot.expires_at - notice_seconds <= now and not lot.expiring_notified:
+            lots[lot.lot_id] = replace(lot, expiring_notified=True)
+            notices.append(ExpiringNotice(lot.lot_id, lot.remaining, lot.expires_at))
+    if not released and not entries and not notices:
+        return DueWork(wallet, wallet, (), (), ())
+    after = replace(current, version=wallet.version + 1, seq=seq, last_entry_ms=created_ms, lots=lots)
+    return DueWork(wallet, after, tuple(entries), released, tuple(notices))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from store_credit.errors import CheckoutConflict, IdempotencyRecord, IdempotentReplay, WalletBusy, WriteConflict
 from store_credit.lots import Lot, Restrictions
-from store_credit.wallet import DUE_SHARDS, Hold, LedgerEntry, Wallet, WalletChange
+from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, Wallet, WalletChange
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -769,3 +769,65 @@ def holder_wallets(merchant_id: str, holder: str) -> list[Wallet]:
         ConsistentRead=True,
     )
     return [wallet_from_item(item) for item in response["Items"]]
+
+
+# --- scheduled expiry ----------------------------------------------------------------------
+
+
+def due_wallet_keys(
+    shard: int, now: int, *, start: dict[str, Any] | None, limit: int
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
+    """One page of the sparse due index for a shard: keys of wallets with something due by
+    ``now``. Returns (keys, where to continue, items the index read)."""
+    params: dict[str, Any] = {
+        "TableName": table_name(),
+        "IndexName": "DueIndex",
+        "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
+        "ExpressionAttributeValues": {":shard": {"S": f"DUE#{shard}"}, ":now": {"S": f"{now:012d}"}},
+        "Limit": limit,
+    }
+    if start is not None:
+        params["ExclusiveStartKey"] = start
+    response = _call(dynamodb().query, **params)
+    keys = [{"PK": item["PK"], "SK": item["SK"]} for item in response["Items"]]
+    return keys, response.get("LastEvaluatedKey"), int(response.get("ScannedCount", len(keys)))
+
+
+def load_wallet_by_key(key: dict[str, Any]) -> Wallet | None:
+    response = _call(dynamodb().get_item, TableName=table_name(), Key=key, ConsistentRead=True)
+    item = response.get("Item")
+    return wallet_from_item(item) if item else None
+
+
+def commit_due(work: DueWork, now_ms: int) -> None:
+    """The expiry job's change to one wallet, in one transaction: the wallet (conditioned on its
+    version), a ledger entry per expired lot, and each released hold's checkout item."""
+    wallet = work.after
+    items: list[dict[str, Any]] = [_wallet_put(work.before, wallet)]
+    for entry in work.entries:
+        items.append(
+            {
+                "Put": {
+                    "TableName": table_name(),
+                    "Item": entry_to_item(wallet, entry),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        )
+    for hold in work.released:
+        items.append(
+            {
+                "Update": {
+                    "TableName": table_name(),
+                    "Key": hold_key(wallet.merchant_id, hold.checkout_id),
+                    "UpdateExpression": "SET #state = :released, updated_ms = :now, expires_at = :at",
+                    "ExpressionAttributeNames": {"#state": "state"},
+                    "ExpressionAttributeValues": {
+                        ":released": {"S": "released"},
+                        ":now": _n(now_ms),
+                        ":at": _n(hold.expires_at),
+                    },
+                }
+            }
+        )
+    _transact(items)

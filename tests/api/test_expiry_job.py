@@ -1,0 +1,143 @@
+"""The scheduled expiry job, invoked as EventBridge Scheduler would, with "now" from the event."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.harness import template
+from tests.harness.api_client import Api, Merchant
+from tests.harness.audit import audit_wallet
+from tests.harness.gateway import invoke
+
+
+def run_expiry(at: datetime) -> dict[str, Any]:
+    event = json.loads((template.ROOT / "events" / "schedule_expiry.json").read_text())
+    event["time"] = at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return invoke(template.function_dir("ExpiryFunction"), event)
+
+
+def local(day: date, hh: int, mm: int, tz: str) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, tzinfo=ZoneInfo(tz))
+
+
+@pytest.mark.parametrize(
+    ("tz", "day"),
+    [
+        ("Asia/Taipei", date(2027, 3, 31)),
+        ("America/New_York", date(2027, 3, 14)),  # the day clocks spring forward
+        ("Europe/London", date(2027, 10, 31)),  # the day clocks fall back
+        ("Pacific/Kiritimati", date(2027, 1, 1)),  # UTC+14: its midnight is the day before in UTC
+    ],
+)
+def test_a_lot_due_at_local_midnight_expires_after_it_and_not_before(
+    api: Api, merchant: Merchant, tz: str, day: date
+) -> None:
+    # Given credit expiring on `day` (23:59:59 merchant time) and credit that never expires
+    api.put("/v1/settings", {"timezone": tz})
+    api.issue("ann", "10.00", expires={"on": day.isoformat()})
+    api.issue("ann", "5.00", expires={"never": True})
+
+    # When the job runs at 23:58 that evening, nothing expires
+    before = run_expiry(local(day, 23, 58, tz))
+    assert before["lots_expired"] == 0
+    assert api.wallet("ann").json()["balance"]["amount"] == "15.00"
+
+    # And when it runs at 00:01 the next day, the lot expires with a ledger entry
+    after = run_expiry(local(day + timedelta(days=1), 0, 1, tz))
+    assert after["lots_expired"] == 1
+    assert after["expired"] == {"USD": "10.00"}
+    assert api.wallet("ann").json()["balance"]["amount"] == "5.00"
+    newest = api.get("/v1/customers/ann/transactions?limit=1").json()["items"][0]
+    assert (newest["type"], newest["amount"]["amount"], newest["balance_after"]["amount"]) == (
+        "expiry",
+        "-10.00",
+        "5.00",
+    )
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_running_twice_changes_nothing_the_second_time(api: Api, merchant: Merchant) -> None:
+    api.issue("ann", "10.00", expires={"days": 1})
+    later = datetime.now(ZoneInfo("UTC")) + timedelta(days=3)
+    first = run_expiry(later)
+    second = run_expiry(later)
+    assert first["lots_expired"] == 1
+    assert second["lots_expired"] == second["wallets_changed"] == 0
+    assert audit_wallet(merchant.merchant_id, "ann", "USD").entries == 2
+
+
+def test_the_job_reads_only_what_is_due(api: Api) -> None:
+    for n in range(6):
+        api.issue(f"never_{n}", "1.00")  # never expires: not on the index at all
+    api.issue("soon", "1.00", expires={"days": 1})
+    api.issue("later", "1.00", expires={"days": 400})  # on the index, but not due
+    summary = run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=3))
+    assert summary["index_items_read"] == 1
+    assert summary["wallets_read"] == 1
+
+
+def test_expiring_credit_is_announced_once(api: Api) -> None:
+    api.issue("ann", "10.00", expires={"days": 5})
+    now = datetime.now(ZoneInfo("UTC"))
+    assert run_expiry(now)["expiring_notices"] == 1
+    assert run_expiry(now + timedelta(hours=1))["expiring_notices"] == 0
+    lots = api.wallet("ann").json()["lots"]
+    assert lots[0]["remaining"]["amount"] == "10.00"
+
+
+def checkout(api: Api, checkout_id: str, price: str) -> Any:
+    body = {
+        "checkout_id": checkout_id,
+        "customer_id": "ann",
+        "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": price}]},
+    }
+    return api.post("/v1/checkout/apply", body, key=None)
+
+
+def test_holds_past_their_time_are_released(api: Api) -> None:
+    api.put("/v1/settings", {"hold_ttl_minutes": 30})
+    api.issue("ann", "20.00")
+    checkout(api, "chk_1", "15.00")
+    now = datetime.now(ZoneInfo("UTC"))
+    assert run_expiry(now + timedelta(minutes=10))["holds_released"] == 0
+    assert api.wallet("ann").json()["held"]["amount"] == "15.00"
+    assert run_expiry(now + timedelta(minutes=31))["holds_released"] == 1
+    wallet = api.wallet("ann").json()
+    assert (wallet["held"]["amount"], wallet["available"]["amount"]) == ("0.00", "20.00")
+    assert api.write("DELETE", "/v1/checkout/chk_1", None, key=None).json()["state"] == "released"
+
+
+def test_a_lot_that_expires_while_partly_held_keeps_the_held_part_until_the_hold_goes(
+    api: Api, merchant: Merchant
+) -> None:
+    # Given 10.00 expiring tomorrow, 6.00 of it held by a checkout (TTL 3 days)
+    api.put("/v1/settings", {"hold_ttl_minutes": 3 * 24 * 60})
+    api.issue("ann", "10.00", expires={"days": 1})
+    checkout(api, "chk_1", "6.00")
+    now = datetime.now(ZoneInfo("UTC"))
+
+    # When the lot's time passes, only the unheld 4.00 expires
+    first = run_expiry(now + timedelta(days=2))
+    assert first["expired"] == {"USD": "4.00"}
+    wallet = api.wallet("ann").json()
+    assert (wallet["balance"]["amount"], wallet["held"]["amount"]) == ("6.00", "6.00")
+
+    # And when the hold lapses, the rest expires with it
+    second = run_expiry(now + timedelta(days=4))
+    assert (second["holds_released"], second["expired"]) == (1, {"USD": "6.00"})
+    assert api.wallet("ann").json()["balance"]["amount"] == "0.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_the_job_stops_in_time_and_leaves_the_rest_due(api: Api) -> None:
+    from store_credit.expiry_service import run_expiry as run_directly
+
+    api.issue("ann", "1.00", expires={"days": 1})
+    later = int((datetime.now(ZoneInfo("UTC")) + timedelta(days=3)).timestamp())
+    assert run_directly(later, lambda: 1_000)["complete"] is False
+    assert run_directly(later)["lots_expired"] == 1

@@ -1,0 +1,36 @@
+"""Two expiry runs at once (a retry overlapping a slow run) expire each lot exactly once."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.harness.api_client import Api, make_merchant
+from tests.harness.audit import audit_wallet
+from tests.harness.gateway import Gateway
+
+pytestmark = pytest.mark.emulator
+
+WALLETS = 40
+
+
+def test_concurrent_runs_expire_each_lot_once(emulator: str) -> None:
+    from store_credit.expiry_service import run_expiry
+
+    api = Api(Gateway(), make_merchant("jobs").api_key)
+    for n in range(WALLETS):
+        api.issue(f"c{n}", "3.00", expires={"days": 1})
+        api.issue(f"c{n}", "2.00")
+    later = int(time.time()) + 3 * 86_400
+
+    with ThreadPoolExecutor(2) as pool:
+        summaries = list(pool.map(lambda _: run_expiry(later), range(2)))
+
+    assert sum(s["lots_expired"] for s in summaries) == WALLETS
+    for n in range(WALLETS):
+        audit = audit_wallet("jobs", f"c{n}", "USD")
+        audit.assert_consistent()
+        assert (audit.balance, audit.entries) == (200, 3)
+    assert run_expiry(later)["lots_expired"] == 0
