@@ -34,3 +34,22 @@ def test_concurrent_runs_expire_each_lot_once(emulator: str) -> None:
         audit.assert_consistent()
         assert (audit.balance, audit.entries) == (200, 3)
     assert run_expiry(later)["lots_expired"] == 0
+
+
+def test_concurrent_renewal_runs_renew_each_plan_once(emulator: str) -> None:
+    from store_credit.renewal import next_period_start
+    from store_credit.renewal_service import run_renewal
+
+    api = Api(Gateway(), make_merchant("plans").api_key)
+    for n in range(WALLETS):
+        body = {"amount": {"amount": "10.00", "currency": "USD"}, "mode": "grant", "period": "monthly"}
+        assert api.put(f"/v1/customers/p{n}/renewal", body).status == 200
+    first_of_month = next_period_start(int(time.time()), "UTC", "monthly") + 60
+
+    with ThreadPoolExecutor(2) as pool:
+        summaries = list(pool.map(lambda _: run_renewal(first_of_month), range(2)))
+
+    assert sum(s["renewed"] for s in summaries) == WALLETS
+    for n in range(WALLETS):
+        audit = audit_wallet("plans", f"p{n}", "USD")
+        assert (audit.balance, audit.entries) == (1000, 1)

@@ -111,7 +111,7 @@ def run_expiry(now: int, ms_left: Callable[[], int] = lambda: 900_000) -> dict[s
             if ms_left() < STOP_WITH_MS_LEFT:
                 run.complete = False  # the rest stays due: the next run takes it
                 return run.summary()
-            keys, start, read = wallet_store.due_wallet_keys(shard, now, start=start, limit=PAGE)
+            keys, start, read = wallet_store.due_keys(shard, now, start=start, limit=PAGE)
             run.index_items_read += read
             for key in keys:
                 settle_wallet(key, run)

@@ -394,6 +394,34 @@ class ReleaseOut(BaseModel):
     balance_after: MoneyOut
 
 
+# --- renewal ----------------------------------------------------------------------------------
+
+
+class RenewalPlanRequest(StrictModel):
+    amount: Money
+    period: Literal["monthly", "annually"]
+    mode: Literal["top_up", "grant"]
+    expires: ExpirySpec | None = None
+    reason: Reason = "Renewal"
+
+
+class RenewalPlanOut(BaseModel):
+    customer_id: str
+    currency: str
+    amount: MoneyOut
+    period: str
+    mode: str
+    expires: ExpirySpec | None
+    reason: str
+    next_renewal_at: str
+    last_period: str | None
+
+
+class RenewalPlansDeleted(BaseModel):
+    customer_id: str
+    deleted: list[str] = Field(description="Currencies whose plan was removed")
+
+
 # --- codes ------------------------------------------------------------------------------------
 
 Affix = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9-]{0,16}$", description="Letters, digits or '-'")]

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from store_credit.errors import CheckoutConflict, IdempotencyRecord, IdempotentReplay, WalletBusy, WriteConflict
 from store_credit.lots import Lot, Restrictions
+from store_credit.renewal import RenewalPlan
 from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, Wallet, WalletChange
 
 if TYPE_CHECKING:
@@ -92,8 +93,8 @@ def api_key_key(key_hash: str) -> dict[str, Any]:
     return {"PK": {"S": f"APIKEY#{key_hash}"}, "SK": {"S": "APIKEY"}}
 
 
-def due_shard(pk: str) -> str:
-    return f"DUE#{zlib.crc32(pk.encode()) % DUE_SHARDS}"
+def due_shard(pk: str, kind: str = "DUE") -> str:
+    return f"{kind}#{zlib.crc32(pk.encode()) % DUE_SHARDS}"
 
 
 # --- item <-> domain --------------------------------------------------------------------
@@ -774,16 +775,16 @@ def holder_wallets(merchant_id: str, holder: str) -> list[Wallet]:
 # --- scheduled expiry ----------------------------------------------------------------------
 
 
-def due_wallet_keys(
-    shard: int, now: int, *, start: dict[str, Any] | None, limit: int
+def due_keys(
+    shard: int, now: int, *, start: dict[str, Any] | None, limit: int, kind: str = "DUE"
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, int]:
-    """One page of the sparse due index for a shard: keys of wallets with something due by
-    ``now``. Returns (keys, where to continue, items the index read)."""
+    """One page of the sparse due index for a shard: keys of wallets (``DUE``) or renewal plans
+    (``RENEW``) due by ``now``. Returns (keys, where to continue, items the index read)."""
     params: dict[str, Any] = {
         "TableName": table_name(),
         "IndexName": "DueIndex",
         "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
-        "ExpressionAttributeValues": {":shard": {"S": f"DUE#{shard}"}, ":now": {"S": f"{now:012d}"}},
+        "ExpressionAttributeValues": {":shard": {"S": f"{kind}#{shard}"}, ":now": {"S": f"{now:012d}"}},
         "Limit": limit,
     }
     if start is not None:
@@ -827,6 +828,129 @@ def commit_due(work: DueWork, now_ms: int) -> None:
                         ":now": _n(now_ms),
                         ":at": _n(hold.expires_at),
                     },
+                }
+            }
+        )
+    _transact(items)
+
+
+# --- renewal plans -------------------------------------------------------------------------
+
+
+def plan_key(merchant_id: str, customer_id: str, currency: str) -> dict[str, Any]:
+    return {"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": f"RENEWAL#{currency}"}}
+
+
+def plan_to_item(plan: RenewalPlan) -> dict[str, Any]:
+    key = plan_key(plan.merchant_id, plan.customer_id, plan.currency)
+    item: dict[str, Any] = {
+        **key,
+        "merchant_id": {"S": plan.merchant_id},
+        "customer_id": {"S": plan.customer_id},
+        "currency": {"S": plan.currency},
+        "amount": _n(plan.amount),
+        "period": {"S": plan.period},
+        "mode": {"S": plan.mode},
+        "reason": {"S": plan.reason},
+        "version": _n(plan.version),
+        "due_shard": {"S": due_shard(key["PK"]["S"], "RENEW")},
+        "due_at": {"S": f"{plan.due_at:012d}"},
+    }
+    if plan.expires is not None:
+        item["expires"] = {"S": json.dumps(plan.expires, sort_keys=True)}
+    if plan.last_period is not None:
+        item["last_period"] = {"S": plan.last_period}
+    return item
+
+
+def plan_from_item(item: dict[str, Any]) -> RenewalPlan:
+    return RenewalPlan(
+        merchant_id=item["merchant_id"]["S"],
+        customer_id=item["customer_id"]["S"],
+        currency=item["currency"]["S"],
+        amount=int(item["amount"]["N"]),
+        period=item["period"]["S"],
+        mode=item["mode"]["S"],
+        reason=item["reason"]["S"],
+        expires=json.loads(item["expires"]["S"]) if "expires" in item else None,
+        last_period=item["last_period"]["S"] if "last_period" in item else None,
+        due_at=int(item["due_at"]["S"]),
+        version=int(item["version"]["N"]),
+    )
+
+
+def _plan_put(before_version: int, plan: RenewalPlan) -> dict[str, Any]:
+    condition: dict[str, Any] = (
+        {"ConditionExpression": "attribute_not_exists(PK)"}
+        if before_version == 0
+        else {"ConditionExpression": "version = :v", "ExpressionAttributeValues": {":v": _n(before_version)}}
+    )
+    return {"Put": {"TableName": table_name(), "Item": plan_to_item(plan), **condition}}
+
+
+def load_plans(merchant_id: str, customer_id: str) -> list[RenewalPlan]:
+    response = _call(
+        dynamodb().query,
+        TableName=table_name(),
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :r)",
+        ExpressionAttributeValues={":pk": {"S": customer_pk(merchant_id, customer_id)}, ":r": {"S": "RENEWAL#"}},
+        ConsistentRead=True,
+    )
+    return [plan_from_item(item) for item in response["Items"]]
+
+
+def save_plan(before_version: int, plan: RenewalPlan, idempotency: IdempotentWrite) -> None:
+    _transact(
+        [_plan_put(before_version, plan), idempotency.put()],
+        token=idempotency.token(before_version),
+        on_cancel=_replay_on_idempotency(idempotency, 1),
+    )
+
+
+def delete_plans(plans: list[RenewalPlan]) -> None:
+    for plan in plans:
+        _call(
+            dynamodb().delete_item,
+            TableName=table_name(),
+            Key=plan_key(plan.merchant_id, plan.customer_id, plan.currency),
+        )
+
+
+def load_renewal_state(key: dict[str, Any]) -> tuple[RenewalPlan, MerchantSettingsRecord | None, Wallet | None] | None:
+    """The plan behind a due-index key, its merchant's settings and the wallet: one round trip."""
+    pk = key["PK"]["S"]
+    merchant_id = pk.split("#")[1]
+    currency = key["SK"]["S"].removeprefix("RENEWAL#")
+    keys = [key, settings_key(merchant_id), {"PK": {"S": pk}, "SK": {"S": f"W#{currency}"}}]
+    found: dict[str, dict[str, Any]] = {}
+    request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": True}}
+    while request:
+        response = _call(dynamodb().batch_get_item, RequestItems=request)
+        for item in response["Responses"].get(table_name(), []):
+            found[item["SK"]["S"]] = item
+        request = response.get("UnprocessedKeys") or {}
+    if key["SK"]["S"] not in found:
+        return None
+    wallet_item = found.get(f"W#{currency}")
+    return (
+        plan_from_item(found[key["SK"]["S"]]),
+        _settings_from_item(found.get("SETTINGS")),
+        wallet_from_item(wallet_item) if wallet_item else None,
+    )
+
+
+def commit_renewal(before: RenewalPlan, after: RenewalPlan, change: WalletChange | None) -> None:
+    """The plan (conditioned on its version: once per period, however many runs race) and, when
+    credit is granted, the wallet and its ledger entry, in one transaction."""
+    items = [_plan_put(before.version, after)]
+    if change is not None:
+        items.append(_wallet_put(change.before, change.after))
+        items.append(
+            {
+                "Put": {
+                    "TableName": table_name(),
+                    "Item": entry_to_item(change.after, change.entry),
+                    "ConditionExpression": "attribute_not_exists(PK)",
                 }
             }
         )

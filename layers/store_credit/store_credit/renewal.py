@@ -1,0 +1,49 @@
+"""Renewal plans: monthly or annual credit, granted (``grant``) or topped up to an amount
+(``top_up``), once per period in the merchant's timezone. Pure calendar and amount rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from store_credit.clock import zone
+from store_credit.wallet import Wallet
+
+
+@dataclass(frozen=True)
+class RenewalPlan:
+    merchant_id: str
+    customer_id: str
+    currency: str
+    amount: int
+    period: str  # monthly | annually
+    mode: str  # top_up | grant
+    reason: str
+    expires: dict[str, object] | None  # the expiry form for renewed credit, resolved at renewal
+    last_period: str | None = None  # "2026-12" (monthly) or "2026" (annually): renewed already
+    due_at: int = 0  # epoch seconds of the next period's start in the merchant's timezone
+    version: int = 0
+
+
+def period_key(now: int, tz: str, period: str) -> str:
+    local = datetime.fromtimestamp(now, zone(tz))
+    return f"{local.year}" if period == "annually" else f"{local.year}-{local.month:02d}"
+
+
+def next_period_start(now: int, tz: str, period: str) -> int:
+    """00:00 on the 1st of the next month (or of next January) in the merchant's timezone."""
+    local = datetime.fromtimestamp(now, zone(tz))
+    if period == "annually" or local.month == 12:
+        start = datetime(local.year + 1, 1, 1, tzinfo=zone(tz))
+    else:
+        start = datetime(local.year, local.month + 1, 1, tzinfo=zone(tz))
+    return int(start.timestamp())
+
+
+def renewal_amount(plan: RenewalPlan, wallet: Wallet, now: int) -> int:
+    """``grant`` adds the amount; ``top_up`` brings usable credit (available + held) up to it,
+    never down."""
+    if plan.mode == "grant":
+        return plan.amount
+    usable = wallet.available(now) + wallet.held
+    return max(0, plan.amount - usable)

@@ -1,0 +1,134 @@
+"""Renewal plans and the renewal job: once per period in the merchant's timezone."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.harness import template
+from tests.harness.api_client import Api, Merchant
+from tests.harness.audit import audit_wallet
+from tests.harness.gateway import invoke
+
+
+def run_renewal(at: datetime) -> dict[str, Any]:
+    event = json.loads((template.ROOT / "events" / "schedule_renewal.json").read_text())
+    event["time"] = at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return invoke(template.function_dir("RenewalFunction"), event)
+
+
+def first_of_next_month(tz: str, months: int = 1) -> datetime:
+    now = datetime.now(ZoneInfo(tz))
+    year, month = now.year + (now.month - 1 + months) // 12, (now.month - 1 + months) % 12 + 1
+    return datetime(year, month, 1, tzinfo=ZoneInfo(tz))
+
+
+def plan(api: Api, amount: str, mode: str, period: str = "monthly", **extra: Any) -> Any:
+    body = {"amount": {"amount": amount, "currency": "USD"}, "mode": mode, "period": period, **extra}
+    return api.put("/v1/customers/ann/renewal", body)
+
+
+def balance(api: Api) -> str:
+    response = api.wallet("ann")
+    return response.json()["balance"]["amount"] if response.status == 200 else "none"
+
+
+def test_grant_adds_the_amount_once_per_month(api: Api, merchant: Merchant) -> None:
+    # Given a monthly plan granting 10.00
+    response = plan(api, "10.00", "grant")
+    assert response.status == 200
+    start = first_of_next_month("UTC")
+    assert response.json()["next_renewal_at"] == start.isoformat()
+
+    # Before the 1st nothing happens; on the 1st it renews once, however often the job runs
+    assert run_renewal(start - timedelta(minutes=5))["renewed"] == 0
+    assert run_renewal(start + timedelta(minutes=5))["renewed"] == 1
+    assert run_renewal(start + timedelta(hours=1))["renewed"] == 0
+    assert balance(api) == "10.00"
+    newest = api.get("/v1/customers/ann/transactions?limit=1").json()["items"][0]
+    assert (newest["type"], newest["source"], newest["amount"]["amount"]) == ("renewal", "renewal", "10.00")
+
+    # And again next month
+    assert run_renewal(first_of_next_month("UTC", 2) + timedelta(minutes=5))["renewed"] == 1
+    assert balance(api) == "20.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_top_up_brings_usable_credit_up_and_never_down(api: Api) -> None:
+    api.issue("ann", "3.00")
+    plan(api, "10.00", "top_up")
+    start = first_of_next_month("UTC")
+    assert run_renewal(start + timedelta(minutes=5))["granted"] == {"USD": "7.00"}
+    assert balance(api) == "10.00"
+    api.issue("ann", "5.00")
+    assert run_renewal(first_of_next_month("UTC", 2) + timedelta(minutes=5))["granted"] == {}
+    assert balance(api) == "15.00"
+
+
+def test_the_first_of_the_month_is_the_merchants(api: Api) -> None:
+    api.put("/v1/settings", {"timezone": "Asia/Taipei"})
+    plan(api, "10.00", "grant")
+    start = first_of_next_month("Asia/Taipei")
+    # 23:59 on the last day in Taipei is already the 1st in UTC+14 but not in Taipei
+    assert run_renewal(start - timedelta(minutes=1))["renewed"] == 0
+    assert run_renewal(start + timedelta(minutes=1))["renewed"] == 1
+
+
+def test_a_month_without_any_run_grants_once_not_twice(api: Api) -> None:
+    plan(api, "10.00", "grant")
+    # No run during the first month; the job comes back on the 5th of the month after
+    late = first_of_next_month("UTC", 2) + timedelta(days=4)
+    summary = run_renewal(late)
+    assert (summary["renewed"], summary["granted"]) == (1, {"USD": "10.00"})
+    assert run_renewal(late + timedelta(hours=1))["renewed"] == 0
+    assert balance(api) == "10.00"
+
+
+def test_annual_plans_renew_on_the_first_of_january(api: Api) -> None:
+    response = plan(api, "100.00", "grant", period="annually")
+    january = datetime(datetime.now(ZoneInfo("UTC")).year + 1, 1, 1, tzinfo=ZoneInfo("UTC"))
+    assert response.json()["next_renewal_at"] == january.isoformat()
+    assert run_renewal(january + timedelta(minutes=1))["renewed"] == 1
+
+
+def test_renewed_credit_follows_the_plans_expiry(api: Api) -> None:
+    plan(api, "10.00", "grant", expires={"days": 30})
+    run_renewal(first_of_next_month("UTC") + timedelta(minutes=5))
+    lot = api.wallet("ann").json()["lots"][0]
+    assert lot["source"] == "renewal"
+    assert lot["expires_at"].endswith("T23:59:59+00:00")
+
+
+def test_deleting_a_plan_stops_it(api: Api) -> None:
+    plan(api, "10.00", "grant")
+    deleted = api.write("DELETE", "/v1/customers/ann/renewal", None, key=None)
+    assert deleted.status == 200 and deleted.json()["deleted"] == ["USD"]
+    assert run_renewal(first_of_next_month("UTC") + timedelta(minutes=5))["index_items_read"] == 0
+    assert api.write("DELETE", "/v1/customers/ann/renewal", None, key=None).status == 404
+
+
+def test_changing_a_plan_does_not_renew_twice_in_a_period(api: Api) -> None:
+    plan(api, "10.00", "grant")
+    run_renewal(first_of_next_month("UTC") + timedelta(minutes=5))
+    changed = plan(api, "20.00", "grant")
+    assert changed.json()["last_period"] is not None
+    assert balance(api) == "10.00"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount": {"amount": "10.00", "currency": "USD"}, "mode": "grant", "period": "weekly"}, "period"),
+        ({"amount": {"amount": "10.00", "currency": "USD"}, "mode": "double", "period": "monthly"}, "mode"),
+        ({"amount": {"amount": "0", "currency": "USD"}, "mode": "grant", "period": "monthly"}, "amount"),
+        ({"amount": {"amount": 10, "currency": "USD"}, "mode": "grant", "period": "monthly"}, "amount.amount"),
+    ],
+)
+def test_bad_plans_are_422(api: Api, body: dict[str, Any], field: str) -> None:
+    response = api.put("/v1/customers/ann/renewal", body)
+    assert response.status == 422, response.body
+    assert any(e["field"].startswith(field) for e in response.json()["errors"])
