@@ -14,7 +14,7 @@ from store_credit.auth import Caller
 from store_credit.clock import iso
 from store_credit.errors import NotFound, WriteConflict
 from store_credit.idempotency import ApiResult, backoff, guarded_write
-from store_credit.models import ExpirySpec, RenewalPlanRequest
+from store_credit.models import ExpirySpec, RenewalPlanRequest, Settings
 from store_credit.money import money_json
 from store_credit.renewal import RenewalPlan, next_period_start, period_key, renewal_amount
 from store_credit.wallet import DUE_SHARDS, Wallet, issue_credit
@@ -100,6 +100,7 @@ class RenewalRun:
     already_renewed: int = 0
     granted: dict[str, int] = field(default_factory=dict)
     complete: bool = True
+    settings: dict[str, Settings] = field(default_factory=dict)  # per merchant, read once a run
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -116,12 +117,13 @@ class RenewalRun:
 
 def renew(key: dict[str, Any], run: RenewalRun) -> None:
     for attempt in range(ATTEMPTS):
-        state = wallet_store.load_renewal_state(key)
+        merchant_id = key["PK"]["S"].split("#")[1]
+        state = wallet_store.load_renewal_state(key, with_settings=merchant_id not in run.settings)
         run.plans_read += 1
         if state is None:
             return  # deleted since the index saw it
         plan, settings_record, stored = state
-        settings = settings_of(settings_record)
+        settings = run.settings.setdefault(merchant_id, settings_of(settings_record))
         if plan.due_at > run.now:
             return  # the index was behind: renewed already
         period = period_key(run.now, settings.timezone, plan.period)

@@ -916,12 +916,17 @@ def delete_plans(plans: list[RenewalPlan]) -> None:
         )
 
 
-def load_renewal_state(key: dict[str, Any]) -> tuple[RenewalPlan, MerchantSettingsRecord | None, Wallet | None] | None:
-    """The plan behind a due-index key, its merchant's settings and the wallet: one round trip."""
+def load_renewal_state(
+    key: dict[str, Any], *, with_settings: bool
+) -> tuple[RenewalPlan, MerchantSettingsRecord | None, Wallet | None] | None:
+    """The plan behind a due-index key, the wallet, and (when asked) the merchant's settings:
+    one round trip."""
     pk = key["PK"]["S"]
     merchant_id = pk.split("#")[1]
     currency = key["SK"]["S"].removeprefix("RENEWAL#")
-    keys = [key, settings_key(merchant_id), {"PK": {"S": pk}, "SK": {"S": f"W#{currency}"}}]
+    keys = [key, {"PK": {"S": pk}, "SK": {"S": f"W#{currency}"}}]
+    if with_settings:
+        keys.append(settings_key(merchant_id))
     found: dict[str, dict[str, Any]] = {}
     request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": True}}
     while request:
