@@ -90,11 +90,28 @@ def test_local_merchants_are_isolated_from_the_demo(local_stack: str) -> None:
     assert call("GET", f"{local_stack}/v1/customers/ann/wallet?currency=USD", key=created["api_key"])[0] == 404
 
 
-def test_schedules_can_be_invoked_with_a_chosen_time(local_stack: str) -> None:
-    status, summary = call("POST", f"{local_stack}/local/schedules/expiry", {"time": "2027-01-01T00:00:00Z"}, key=None)
-    assert status == 200 and summary["job"] == "expiry"
-    status, summary = call("POST", f"{local_stack}/local/schedules/renewal", None, key=None)
-    assert status == 200 and summary["job"] == "renewal"
+def test_schedules_with_a_future_time_expire_and_renew(local_stack: str) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    # Given credit expiring tomorrow and a monthly grant plan
+    credit = {"amount": {"amount": "4.00", "currency": "USD"}, "reason": "Short-lived", "expires": {"days": 1}}
+    assert call("POST", f"{local_stack}/v1/customers/eve/credits", credit, Idempotency_Key="e1")[0] == 201
+    renewal = {"amount": {"amount": "10.00", "currency": "USD"}, "mode": "grant", "period": "monthly"}
+    status, plan = call("PUT", f"{local_stack}/v1/customers/eve/renewal", renewal, Idempotency_Key="r1")
+    assert status == 200
+
+    # When both schedules run at a time past the expiry and the next renewal
+    future = max(datetime.now(UTC) + timedelta(days=3), datetime.fromisoformat(plan["next_renewal_at"]))
+    when = {"time": (future + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    status, expiry = call("POST", f"{local_stack}/local/schedules/expiry", when, key=None)
+    assert status == 200 and expiry["lots_expired"] >= 1
+    status, renewed = call("POST", f"{local_stack}/local/schedules/renewal", when, key=None)
+    assert status == 200 and renewed["renewed"] == 1
+
+    # Then the wallet shows the renewal and not the expired credit
+    status, wallet = call("GET", f"{local_stack}/v1/customers/eve/wallet?currency=USD")
+    assert wallet["balance"]["amount"] == "10.00"
+    assert call("POST", f"{local_stack}/local/schedules/renewal", None, key=None)[1]["job"] == "renewal"
 
 
 def test_ledger_entries_become_events_on_the_local_bus(local_stack: str) -> None:
