@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import checkout_service, codes_service
-from store_credit.http_problems import caller, json_result, new_resolver
+from store_credit.http_problems import caller, json_result, new_resolver, resolve
 from store_credit.idempotency import fingerprint, require_key
 from store_credit.models import ApplyRequest, CheckoutOut, CodeOut, CodesOut, CreateCodesRequest, ReleaseOut
 from store_credit.observability import logger, metrics
@@ -57,4 +57,4 @@ def show_code(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{16,48}$")]) -> C
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

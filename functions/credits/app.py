@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import wallet_service
-from store_credit.http_problems import caller, json_result, new_resolver
+from store_credit.http_problems import caller, json_result, new_resolver, resolve
 from store_credit.idempotency import fingerprint, require_key
 from store_credit.models import DebitRequest, IssueCreditRequest, TransactionPage, WalletChangeOut, WalletOut
 from store_credit.observability import logger, metrics
@@ -64,4 +64,4 @@ def list_transactions(
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import renewal_service
 from store_credit.expiry_service import now_from_event
-from store_credit.http_problems import caller, json_result, new_resolver
+from store_credit.http_problems import caller, json_result, new_resolver, resolve
 from store_credit.idempotency import fingerprint, require_key
 from store_credit.models import RenewalPlanOut, RenewalPlanRequest, RenewalPlansDeleted
 from store_credit.observability import logger, metrics
@@ -46,7 +46,7 @@ def delete_plan(
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "requestContext" in event:
-        return app.resolve(event, context)
+        return resolve(app, event, context)
     summary = renewal_service.run_renewal(now_from_event(event), context.get_remaining_time_in_millis)
     logger.info("renewal run", extra=summary)
     return summary

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import settings_service
-from store_credit.http_problems import caller, json_result, new_resolver
+from store_credit.http_problems import caller, json_result, new_resolver, resolve
 from store_credit.idempotency import fingerprint, require_key
 from store_credit.models import SettingsOut, SettingsUpdate
 from store_credit.observability import logger, metrics
@@ -39,4 +39,4 @@ def update_settings(
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -38,6 +38,7 @@ ERRORS = {
     "403": "The API key lacks the route's scope (problem+json), or the key is not valid (gateway)",
     "404": "No such customer for this merchant",
     "409": "Not enough credit (insufficient-credit) or an Idempotency-Key reused with another body",
+    "415": "The body is not application/json",
     "422": "A field is not valid; `errors` names each one",
     "500": "Internal error",
     "503": "The wallet is busy or DynamoDB throttled; retry with the same Idempotency-Key",
@@ -88,7 +89,10 @@ def build_openapi() -> dict[str, Any]:
                 "description": "No Authorization header (answered by the gateway)",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayError"}}},
             }
-            responses["403"]["content"]["application/json"] = {"schema": {"$ref": "#/components/schemas/GatewayError"}}
+            for code in ("403", "404"):  # the gateway answers these itself for bad keys / no route
+                responses[code]["content"]["application/json"] = {
+                    "schema": {"$ref": "#/components/schemas/GatewayError"}
+                }
     return document
 
 

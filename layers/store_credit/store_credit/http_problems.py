@@ -68,6 +68,17 @@ def caller(app: APIGatewayHttpResolver, scope: str) -> Caller:
     return Caller.from_authorizer_context(context).require(scope)
 
 
+def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """``app.resolve`` behind one guard: bodies are JSON. Anything else (a form, a multipart
+    upload without its boundary) is a clear 415 before Powertools tries to parse it, never a 500."""
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if event.get("body") and content_type != "application/json":
+        response = problem(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
+        return {"statusCode": 415, "headers": {"Content-Type": PROBLEM_JSON}, "body": response.body}
+    return app.resolve(event, context)
+
+
 def new_resolver() -> APIGatewayHttpResolver:
     # A response that fails its schema is our bug, never the caller's: 500, not 422.
     app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
