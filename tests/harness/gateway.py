@@ -200,7 +200,13 @@ class Gateway:
             "identitySource": [identity],
             **{k: v for k, v in event.items() if k != "body"},
         }
-        answer = invoke(self.authorizer_dir, auth_event)
+        try:
+            answer = invoke(self.authorizer_dir, auth_event)
+        except Exception:  # an authorizer that fails is a 500 at API Gateway
+            traceback.print_exc()
+            return HttpResponse(
+                500, {"content-type": "application/json"}, json.dumps({"message": "Internal Server Error"})
+            )
         if not answer.get("isAuthorized"):
             return HttpResponse(403, {"content-type": "application/json"}, json.dumps({"message": "Forbidden"}))
         event["requestContext"]["authorizer"] = {"lambda": answer.get("context", {})}
