@@ -41,6 +41,7 @@ unit: $(VENV)/.installed
 # Figures, not assertions: DynamoDB round trips, capacity units and latency per operation.
 bench: $(VENV)/.installed emulator
 	$(PY) -m tests.bench.operations
+	$(PY) -m tests.bench.cold_start
 	$(PY) -m tests.bench.jobs
 
 # Thousands of random operation sequences against the model (minutes, not part of make test).

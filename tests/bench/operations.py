@@ -18,6 +18,17 @@ from typing import Any
 
 REPEAT = 30
 
+# On-demand prices, us-east-1, USD (AWS price pages as of 2026): what one million checkouts cost.
+PRICES = {
+    "lambda_request": 0.20 / 1e6,
+    "lambda_gb_second_arm64": 0.0000133334,
+    "http_api_request": 1.00 / 1e6,
+    "dynamodb_write_request_unit": 0.625 / 1e6,
+    "dynamodb_read_request_unit": 0.125 / 1e6,
+}
+MEMORY_GB = 0.5  # the template's MemorySize
+AUTHORIZER_MISS_RATE = 0.01  # the gateway caches the authorizer's answer 300 s per key
+
 
 @dataclass
 class Usage:
@@ -193,6 +204,22 @@ def main() -> None:
             f"{row['operation']:34} {row['round trips']:>11} {row['RCU']:>6.1f} {row['WCU']:>6.1f} "
             f"{row['p50 ms']:>7.1f}  {row['calls']}"
         )
+    apply_row = rows[0]
+    # The authorizer's GetItem (0.5 RCU) and invocation happen only on a cache miss.
+    rcu = apply_row["RCU"] - 0.5 + 0.5 * AUTHORIZER_MISS_RATE
+    lambda_invocations = 1 + AUTHORIZER_MISS_RATE
+    seconds = apply_row["p50 ms"] / 1000  # local latency as a stand-in for billed duration
+    per_checkout = {
+        "HTTP API": PRICES["http_api_request"],
+        "Lambda requests": lambda_invocations * PRICES["lambda_request"],
+        "Lambda duration (arm64, 512 MB)": seconds * MEMORY_GB * PRICES["lambda_gb_second_arm64"],
+        "DynamoDB writes": apply_row["WCU"] * PRICES["dynamodb_write_request_unit"],
+        "DynamoDB reads": rcu * PRICES["dynamodb_read_request_unit"],
+    }
+    print("\nCost of one million checkouts (apply with a hold), on-demand prices in the code:")
+    for item, cost in per_checkout.items():
+        print(f"  {item:34} ${cost * 1e6:8.2f}")
+    print(f"  {'total':34} ${sum(per_checkout.values()) * 1e6:8.2f}")
     print("\nCheckout arithmetic (min-cost flow over lots and line groups), median of 5:")
     for line in arithmetic_figures():
         print("  " + line)
