@@ -44,9 +44,11 @@ bench: $(VENV)/.installed emulator
 	$(PY) -m tests.bench.cold_start
 	$(PY) -m tests.bench.jobs
 
-# Thousands of random operation sequences against the model (minutes, not part of make test).
-soak: $(VENV)/.installed
+# Minutes, not part of make test: thousands of random operation sequences against the model,
+# and 10,000 mixed concurrent operations on hot wallets over MiniStack.
+soak: $(VENV)/.installed emulator
 	SOAK_EXAMPLES=$${SOAK_EXAMPLES:-1000} SOAK_STEPS=$${SOAK_STEPS:-40} $(PY) -m pytest tests/property -q
+	SOAK_OPERATIONS=$${SOAK_OPERATIONS:-10000} $(PY) -m pytest tests/emulator/test_soak.py -q
 
 openapi: $(VENV)/.installed
 	$(PY) -m tests.harness.openapi

@@ -54,6 +54,50 @@ def load_handler_module(code_dir: Path, instance: int = 0) -> ModuleType:
     return module
 
 
+_thread_state = threading.local()
+
+
+class _PerThread:
+    """A class attribute whose value is per thread."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        try:
+            return getattr(_thread_state, self.name)
+        except AttributeError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        setattr(_thread_state, self.name, value)
+
+
+def isolate_powertools_request_state() -> None:
+    """Powertools keeps the event being resolved on the ``BaseRouter`` class: one per process,
+    which is right in Lambda (one event per process at a time) and wrong here, where concurrent
+    invocations are threads of one process — a debit could read a checkout's body. Keep those
+    attributes per thread instead (idempotent)."""
+    from abc import ABCMeta
+
+    from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+
+    if type(BaseRouter).__name__ == "PerThreadRouterState":
+        return
+    per_thread = ("current_event", "lambda_context")
+
+    class PerThreadRouterState(ABCMeta):
+        def __setattr__(cls, name: str, value: Any) -> None:
+            if name in per_thread:  # Powertools assigns BaseRouter.current_event = … per event
+                setattr(_thread_state, name, value)
+            else:
+                super().__setattr__(name, value)
+
+    for name in per_thread:
+        type.__setattr__(BaseRouter, name, _PerThread(name))
+    BaseRouter.__class__ = PerThreadRouterState
+
+
 class Containers:
     """Lambda's execution model: one event at a time per container, more containers for
     concurrent events. Each container is its own import of the handler module, so per-request
@@ -104,6 +148,7 @@ class HttpResponse:
 
 class Gateway:
     def __init__(self) -> None:
+        isolate_powertools_request_state()
         self.routes = template.http_routes()
         self.authorizer_dir = template.function_dir(template.authorizer_function())
 
