@@ -22,10 +22,13 @@ def spend_until_refused(api: Api, customer: str) -> Counter[int]:
     outcomes: Counter[int] = Counter()
     while True:
         key = str(uuid.uuid4())
-        status = api.debit(customer, "7.00", key=key).status
-        while status == 503:  # wallet busy: the client retries the same request
-            status = api.debit(customer, "7.00", key=key).status
-        outcomes[status] += 1
+        response = api.debit(customer, "7.00", key=key)
+        while response.status == 503:  # wallet busy: the client retries the same request
+            response = api.debit(customer, "7.00", key=key)
+        if response.status == 201:  # every answer belongs to its own request
+            assert response.json()["transaction"]["idempotency_key"] == key
+        outcomes[response.status] += 1
+        status = response.status
         if status == 409:
             return outcomes
 
