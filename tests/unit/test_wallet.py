@@ -120,3 +120,19 @@ def test_balance_equals_sum_of_lots_and_sum_of_ledger_after_any_sequence(
         assert wallet.balance == ledger_sum == change.entry.balance_after
         assert wallet.available(now_ms // 1000) >= 0
         assert all(lot.remaining > 0 for lot in wallet.lots.values())
+
+
+def test_settling_a_huge_backlog_fits_one_transaction_at_a_time() -> None:
+    from store_credit.wallet import MAX_SETTLED_PER_WRITE, settle_due
+
+    wallet = empty_wallet()
+    for n in range(120):
+        wallet = issue_credit(
+            wallet, amount=100, reason="r", actor="t", now_ms=NOW * 1000 + n, expires_at=NOW + DAY
+        ).after
+    first = settle_due(wallet, now=NOW + 2 * DAY)
+    assert len(first.entries) == MAX_SETTLED_PER_WRITE
+    assert 1 + len(first.entries) + len(first.released) <= 100
+    assert first.after.balance == 100 * (120 - MAX_SETTLED_PER_WRITE)
+    assert first.after.due_at() is not None and first.after.due_at() <= NOW + 2 * DAY  # still due
+    assert first.entries[-1].balance_after == first.after.balance

@@ -15,6 +15,9 @@ from store_credit.lots import Lot, Restrictions, spend_lots
 from store_credit.money import MAX_MINOR, format_minor
 
 EXPIRING_NOTICE_SECONDS = 7 * 24 * 3600
+# One transaction holds at most 100 items: the wallet, a ledger entry per expired lot and a
+# checkout item per released hold must fit, so a larger backlog is settled over several runs.
+MAX_SETTLED_PER_WRITE = 45
 DUE_SHARDS = 16  # write-sharding of the due index; the expiry job queries every shard
 
 
@@ -326,7 +329,8 @@ def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTIC
     """Release holds past their time, expire lots past theirs (one ledger entry a lot; credit a
     live hold still reserves expires when that hold goes), and mark lots owed an 'expiring' notice."""
     current = wallet
-    released = tuple(hold for hold in wallet.holds.values() if hold.expires_at <= now)
+    lapsed = sorted((h for h in wallet.holds.values() if h.expires_at <= now), key=lambda h: h.expires_at)
+    released = tuple(lapsed[:MAX_SETTLED_PER_WRITE])
     for hold in released:
         current = release_hold(current, hold.checkout_id)
     entries: list[LedgerEntry] = []
@@ -339,8 +343,8 @@ def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTIC
             continue
         if lot.expires_at <= now:
             lapsing = lot.remaining - lot.held
-            if lapsing <= 0:
-                continue
+            if lapsing <= 0 or len(entries) >= MAX_SETTLED_PER_WRITE:
+                continue  # held credit waits for its hold; a huge backlog waits for the next run
             created_ms = max(now * 1000, created_ms + 1)
             seq += 1
             if lot.held:
