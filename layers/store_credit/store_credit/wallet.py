@@ -193,32 +193,17 @@ def debit(
                 f"{format_minor(available, wallet.currency)} {wallet.currency} available"
             )
         )
-    plan = spend_lots(list(wallet.lots.values()), amount, now)
-    lots = dict(wallet.lots)
-    for lot_id, taken in plan:
-        lot = lots[lot_id]
-        if lot.remaining == taken:
-            del lots[lot_id]  # spent lots leave the wallet record; the ledger keeps their story
-        else:
-            lots[lot_id] = replace(lot, remaining=lot.remaining - taken)
-    created_ms = _entry_time(wallet, now_ms)
-    after = _advance(wallet, lots, created_ms)
-    entry = LedgerEntry(
-        entry_id=ulid(created_ms),
-        seq=after.seq,
-        type=entry_type,
-        amount=-amount,
-        balance_after=after.balance,
-        currency=wallet.currency,
+    return spend_allocations(
+        wallet,
+        allocations=tuple(spend_lots(list(wallet.lots.values()), amount, now)),
         reason=reason,
         actor=actor,
-        created_ms=created_ms,
-        lots=tuple((lot_id, -taken) for lot_id, taken in plan),
+        now_ms=now_ms,
+        entry_type=entry_type,
         note=note,
-        idempotency_key=idempotency_key,
         order_id=order_id,
+        idempotency_key=idempotency_key,
     )
-    return WalletChange(before=wallet, after=after, entry=entry)
 
 
 def release_hold(wallet: Wallet, checkout_id: str) -> Wallet:
@@ -268,10 +253,12 @@ def spend_allocations(
     actor: str,
     now_ms: int,
     entry_type: str,
+    note: str | None = None,
     order_id: str | None = None,
     idempotency_key: str | None = None,
 ) -> WalletChange:
-    """Spend exactly ``allocations`` (chosen by the checkout arithmetic) in one ledger entry."""
+    """Spend exactly ``allocations`` (chosen by spend order or the checkout arithmetic) in one
+    ledger entry; lots spent to zero leave the wallet record (the ledger keeps their story)."""
     lots = dict(wallet.lots)
     for lot_id, taken in allocations:
         lot = lots[lot_id]
@@ -297,6 +284,7 @@ def spend_allocations(
         actor=actor,
         created_ms=created_ms,
         lots=tuple((lot_id, -taken) for lot_id, taken in allocations),
+        note=note,
         order_id=order_id,
         idempotency_key=idempotency_key,
     )

@@ -427,6 +427,17 @@ class IdempotentWrite:
         return hashlib.sha256(raw.encode()).hexdigest()[:36]
 
 
+def _ledger_put(wallet: Wallet, entry: LedgerEntry) -> dict[str, Any]:
+    """A ledger entry is written once and never replaced."""
+    return {
+        "Put": {
+            "TableName": table_name(),
+            "Item": entry_to_item(wallet, entry),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
 def _wallet_put(before: Wallet, after: Wallet) -> dict[str, Any]:
     item = wallet_to_item(after)
     if before.version == 0:
@@ -475,13 +486,7 @@ def commit_wallet_change(
     wallet = change.after
     items = [
         _wallet_put(change.before, change.after),
-        {
-            "Put": {
-                "TableName": table_name(),
-                "Item": entry_to_item(wallet, change.entry),
-                "ConditionExpression": "attribute_not_exists(PK)",
-            }
-        },
+        _ledger_put(wallet, change.entry),
         idempotency.put(),
     ]
     if email is not None or phone is not None:
@@ -713,15 +718,7 @@ def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entry: Ledger
         },
     ]
     if entry is not None:
-        items.append(
-            {
-                "Put": {
-                    "TableName": table_name(),
-                    "Item": entry_to_item(after, entry),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-        )
+        items.append(_ledger_put(after, entry))
 
     def on_cancel(reasons: list[dict[str, Any]]) -> None:
         reason = reasons[1] if len(reasons) > 1 else {}
@@ -747,15 +744,7 @@ def commit_new_wallets(changes: list[WalletChange], idempotency: IdempotentWrite
     items: list[dict[str, Any]] = []
     for change in changes:
         items.append(_wallet_put(change.before, change.after))
-        items.append(
-            {
-                "Put": {
-                    "TableName": table_name(),
-                    "Item": entry_to_item(change.after, change.entry),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-        )
+        items.append(_ledger_put(change.after, change.entry))
     items.append(idempotency.put())
     _transact(items, token=idempotency.token(0), on_cancel=_replay_on_idempotency(idempotency, len(items) - 1))
 
@@ -806,15 +795,7 @@ def commit_due(work: DueWork, now_ms: int) -> None:
     wallet = work.after
     items: list[dict[str, Any]] = [_wallet_put(work.before, wallet)]
     for entry in work.entries:
-        items.append(
-            {
-                "Put": {
-                    "TableName": table_name(),
-                    "Item": entry_to_item(wallet, entry),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-        )
+        items.append(_ledger_put(wallet, entry))
     for hold in work.released:
         items.append(
             {
@@ -950,13 +931,5 @@ def commit_renewal(before: RenewalPlan, after: RenewalPlan, change: WalletChange
     items = [_plan_put(before.version, after)]
     if change is not None:
         items.append(_wallet_put(change.before, change.after))
-        items.append(
-            {
-                "Put": {
-                    "TableName": table_name(),
-                    "Item": entry_to_item(change.after, change.entry),
-                    "ConditionExpression": "attribute_not_exists(PK)",
-                }
-            }
-        )
+        items.append(_ledger_put(change.after, change.entry))
     _transact(items)
