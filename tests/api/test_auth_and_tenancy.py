@@ -16,7 +16,33 @@ ROUTES = [
     ("GET", "/v1/customers/cus_1/transactions", "credits:read"),
     ("GET", "/v1/settings", "settings"),
     ("PUT", "/v1/settings", "settings"),
+    ("POST", "/v1/checkout/apply", "checkout"),
+    ("DELETE", "/v1/checkout/chk_1", "checkout"),
+    ("POST", "/v1/codes", "credits:write"),
+    ("GET", "/v1/codes/ABCDEFGHIJKLMNOP", "credits:read"),
+    ("PUT", "/v1/customers/cus_1/renewal", "credits:write"),
+    ("DELETE", "/v1/customers/cus_1/renewal", "credits:write"),
 ]
+CHECKOUT = {
+    "checkout_id": "chk_1",
+    "customer_id": "cus_1",
+    "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "10.00"}]},
+}
+PLAN = {"amount": {"amount": "5.00", "currency": "USD"}, "mode": "grant", "period": "monthly"}
+
+
+def body_for(method: str, url: str) -> object:
+    if url.endswith("/apply"):
+        return CHECKOUT
+    if url.endswith("/renewal") and method == "PUT":
+        return PLAN
+    if url.endswith("/codes"):
+        return {"amount": {"amount": "5.00", "currency": "USD"}}
+    if method == "POST":
+        return BODY
+    return {} if method == "PUT" else None
+
+
 BODY = {"amount": {"amount": "1.00", "currency": "USD"}, "reason": "r"}
 
 
@@ -24,7 +50,7 @@ BODY = {"amount": {"amount": "1.00", "currency": "USD"}, "reason": "r"}
 def test_no_key_is_401_and_a_wrong_key_is_403(
     gateway: object, merchant: Merchant, method: str, url: str, scope: str
 ) -> None:
-    body = BODY if method == "POST" else {} if method == "PUT" else None
+    body = body_for(method, url)
     assert Api(gateway, None).write(method, url, body).status == 401
     assert Api(gateway, "sk_test_not_a_key").write(method, url, body).status == 403
     assert Api(gateway, merchant.api_key[:-1]).write(method, url, body).status == 403
@@ -38,7 +64,7 @@ def test_a_key_without_the_routes_scope_is_403_problem(
 
     other_scopes = tuple(s for s in SCOPES if s != scope)
     limited = make_merchant("limited", scopes=other_scopes)
-    body = BODY if method == "POST" else {} if method == "PUT" else None
+    body = body_for(method, url)
     response = Api(gateway, limited.api_key).write(method, url, body)
     assert response.status == 403
     assert response.json()["type"].endswith("forbidden")
@@ -53,9 +79,17 @@ def test_another_merchants_customer_is_simply_not_found(gateway: object, api: Ap
     assert rival.wallet("cus_1").status == 404
     assert rival.get("/v1/customers/cus_1/transactions").status == 404
     assert rival.debit("cus_1", "1.00").status == 404
+    # nor hold it at checkout, nor release or capture A's checkout, nor change A's renewal
+    assert Api(gateway, merchant.api_key).post("/v1/checkout/apply", CHECKOUT, key=None).status == 200
+    assert rival.write("DELETE", "/v1/checkout/chk_1", None, key=None).status == 404
+    rival_apply = rival.post("/v1/checkout/apply", {**CHECKOUT, "capture": True}, key=None)
+    assert rival_apply.status == 200 and rival_apply.json()["applied"]["amount"] == "0.00"
+    assert api.wallet("cus_1").json()["held"]["amount"] == "10.00"
+    assert api.put("/v1/customers/cus_1/renewal", PLAN).status == 200
+    assert rival.write("DELETE", "/v1/customers/cus_1/renewal", None, key=None).status == 404
     # and B issuing to "cus_1" creates B's own customer, leaving A's untouched
     assert rival.issue("cus_1", "2.00").status == 201
-    assert api.wallet("cus_1").json()["available"]["amount"] == "10.00"
+    assert api.wallet("cus_1").json()["balance"]["amount"] == "10.00"
     assert rival.wallet("cus_1").json()["available"]["amount"] == "2.00"
 
 

@@ -134,6 +134,31 @@ class LedgerMachine(RuleBasedStateMachine):
         assert response.status == 201
         assert response.json() == first
 
+    @rule(days=st.sampled_from([1, 200, 400]))
+    def expiry_run(self, days: int) -> None:
+        """The scheduled job at a random later clock: holds past their hour lapse, and credit
+        past its year expires (ledger entries of type expiry, which the model then follows)."""
+        import time
+
+        from store_credit.expiry_service import run_expiry
+
+        before = {c: self.expiry_total(c) for c in CUSTOMERS}
+        summary = run_expiry(int(time.time()) + days * 86_400)
+        assert summary["complete"] is True
+        self.model.holds.clear()  # every hold is older than its 60-minute time at +1 day
+        for customer in CUSTOMERS:
+            self.model.balance[customer] += self.expiry_total(customer) - before[customer]
+        again = run_expiry(int(time.time()) + days * 86_400)
+        assert again["lots_expired"] == again["holds_released"] == 0
+
+    def expiry_total(self, customer: str) -> int:
+        response = self.api.get(f"/v1/customers/{customer}/transactions?limit=100")
+        if response.status != 200:
+            return 0
+        return sum(
+            round(Decimal(e["amount"]["amount"]) * 100) for e in response.json()["items"] if e["type"] == "expiry"
+        )
+
     @invariant()
     def wallets_match_the_model_and_the_ledger(self) -> None:
         for customer in CUSTOMERS:
