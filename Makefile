@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PYTHONPATH := .:layers/store_credit
 export PYTHONPATH
 
-.PHONY: run test lint unit bench soak openapi currencies emulator clean
+.PHONY: run test lint unit bench soak openapi schemas currencies emulator clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ soak: $(VENV)/.installed emulator
 
 openapi: $(VENV)/.installed
 	$(PY) -m tests.harness.openapi
+
+schemas: $(VENV)/.installed
+	$(PY) -m tests.harness.event_schemas
 
 currencies: $(VENV)/.installed
 	$(PY) tests/harness/generate_currencies.py
