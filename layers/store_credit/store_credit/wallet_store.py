@@ -544,6 +544,17 @@ def put_api_key(key_hash: str, *, merchant_id: str, scopes: list[str], key_id: s
     )
 
 
+def revoke_api_key(key_hash: str) -> None:
+    _call(
+        dynamodb().update_item,
+        TableName=table_name(),
+        Key=api_key_key(key_hash),
+        UpdateExpression="SET revoked = :yes",
+        ExpressionAttributeValues={":yes": {"BOOL": True}},
+        ConditionExpression="attribute_exists(PK)",
+    )
+
+
 # --- error translation -------------------------------------------------------------------
 
 
