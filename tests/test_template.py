@@ -101,12 +101,8 @@ def resolver_routes(code_dir: Path) -> set[tuple[str, str]] | None:
     app = getattr(load_handler_module(code_dir, instance=99), "app", None)
     if app is None:
         return None
-    schema = app.get_openapi_schema()
-    return {
-        (method.upper(), path)
-        for path, item in (schema.paths or {}).items()
-        for method in item.model_dump(exclude_none=True)
-    }
+    # Every route the resolver serves, documented or not (Powertools keeps them in two lists).
+    return {(route.method, route.openapi_path) for route in app._static_routes + app._dynamic_routes}
 
 
 def test_code_and_template_route_the_same_paths() -> None:

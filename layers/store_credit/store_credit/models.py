@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -453,3 +453,21 @@ class CodeOut(BaseModel):
 
 class CodesOut(BaseModel):
     codes: list[CodeOut]
+
+
+# --- privacy -----------------------------------------------------------------------------------
+
+
+class CustomerExport(BaseModel):
+    customer_id: str
+    exported_at: str
+    profile: dict[str, str]
+    wallets: list[dict[str, Any]]
+    ledger: list[TransactionOut]
+    renewal_plans: list[dict[str, Any]]
+
+
+class ErasureOut(BaseModel):
+    customer_id: str
+    items_erased: int
+    amounts_kept: bool

@@ -944,3 +944,63 @@ def commit_renewal(before: RenewalPlan, after: RenewalPlan, change: WalletChange
         items.append(_wallet_put(change.before, change.after))
         items.append(_ledger_put(change.after, change.entry))
     _transact(items)
+
+
+# --- privacy ---------------------------------------------------------------------------------
+
+
+def customer_items(merchant_id: str, customer_id: str) -> list[dict[str, Any]]:
+    """Every item of one customer (profile, wallets, ledger, renewal plans), all pages."""
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": customer_pk(merchant_id, customer_id)}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = _call(dynamodb().query, **params)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+PERSONAL_ATTRIBUTES = ("email", "phone", "email_key", "phone_key", "note")
+
+
+def erase_personal_attributes(item: dict[str, Any], now: int) -> bool:
+    """Remove the personal attributes an item carries (amounts and keys stay). False: none left."""
+    present = [name for name in PERSONAL_ATTRIBUTES if name in item]
+    if not present:
+        return False
+    names = {f"#a{i}": name for i, name in enumerate(present)}
+    _call(
+        dynamodb().update_item,
+        TableName=table_name(),
+        Key={"PK": item["PK"], "SK": item["SK"]},
+        UpdateExpression="REMOVE " + ", ".join(names) + " SET personal_data_erased_at = :now",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={":now": _n(now)},
+    )
+    return True
+
+
+def scrub_idempotency_answer(merchant_id: str, key: str) -> None:
+    """An idempotency record keeps the first answer, which may quote the entry's note: replays
+    keep answering the same, less the erased note."""
+    record = get_idempotency_record(merchant_id, key)
+    if record is None:
+        return
+    body = json.loads(record.body)
+    transaction = body.get("transaction")
+    if not isinstance(transaction, dict) or transaction.get("note") is None:
+        return
+    transaction["note"] = None
+    _call(
+        dynamodb().update_item,
+        TableName=table_name(),
+        Key=idempotency_key_item(merchant_id, key),
+        UpdateExpression="SET body = :body",
+        ExpressionAttributeValues={":body": {"S": json.dumps(body, separators=(",", ":"))}},
+    )

@@ -1,0 +1,66 @@
+"""Privacy: export everything held about a customer; erase their personal data while the
+amounts (and so the books) stay."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from store_credit import wallet_store
+from store_credit.auth import Caller
+from store_credit.errors import NotFound
+from store_credit.views import entry_json, wallet_json
+from store_credit.wallet_service import settings_of
+
+
+def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
+    items = wallet_store.customer_items(caller.merchant_id, customer_id)
+    if not items:
+        raise NotFound(detail=f"no customer {customer_id!r}")
+    tz = settings_of(wallet_store.load_settings(caller.merchant_id)).timezone
+    now = int(time.time())
+    profile: dict[str, Any] = {}
+    wallets, ledger, plans = [], [], []
+    for item in items:
+        sort_key = item["SK"]["S"]
+        if sort_key == "PROFILE":
+            profile = {k: item[k]["S"] for k in ("email", "phone") if k in item}
+        elif sort_key.startswith("W#"):
+            wallet = wallet_store.wallet_from_item(item)
+            wallets.append(
+                {
+                    **wallet_json(wallet, tz, now),
+                    "holds": [
+                        {"checkout_id": h.checkout_id, "amount": h.amount, "expires_at": h.expires_at}
+                        for h in wallet.holds.values()
+                    ],
+                }
+            )
+        elif sort_key.startswith("L#"):
+            ledger.append(entry_json(wallet_store.entry_from_item(item), tz))
+        elif sort_key.startswith("RENEWAL#"):
+            plan = wallet_store.plan_from_item(item)
+            plans.append({"currency": plan.currency, "amount": plan.amount, "period": plan.period, "mode": plan.mode})
+    return {
+        "customer_id": customer_id,
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "profile": profile,
+        "wallets": wallets,
+        "ledger": sorted(ledger, key=lambda e: e["id"]),
+        "renewal_plans": plans,
+    }
+
+
+def erase_personal_data(caller: Caller, customer_id: str) -> dict[str, Any]:
+    """Idempotent: erasing again finds nothing left and answers the same shape."""
+    items = wallet_store.customer_items(caller.merchant_id, customer_id)
+    if not items:
+        raise NotFound(detail=f"no customer {customer_id!r}")
+    now = int(time.time())
+    erased = 0
+    for item in items:
+        if wallet_store.erase_personal_attributes(item, now):
+            erased += 1
+            if "note" in item and "idempotency_key" in item:
+                wallet_store.scrub_idempotency_answer(caller.merchant_id, item["idempotency_key"]["S"])
+    return {"customer_id": customer_id, "items_erased": erased, "amounts_kept": True}

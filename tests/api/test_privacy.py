@@ -1,0 +1,73 @@
+"""Privacy export and erasure: everything out on request; identity gone, amounts kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.harness.api_client import Api, Merchant, make_merchant
+from tests.harness.audit import all_items, audit_wallet
+
+
+def seed(api: Api) -> None:
+    api.issue("ann", "20.00", email="ann@example.com", phone="+886912345678", note="called about order 1001")
+    api.issue("ann", "5.00", currency="EUR")
+    api.debit("ann", "3.00")
+    api.put(
+        "/v1/customers/ann/renewal",
+        {"amount": {"amount": "5.00", "currency": "USD"}, "mode": "grant", "period": "monthly"},
+    )
+
+
+def test_export_has_every_wallet_entry_plan_and_profile_field(api: Api) -> None:
+    seed(api)
+    export = api.get("/v1/customers/ann/export")
+    assert export.status == 200
+    body = export.json()
+    assert body["profile"] == {"email": "ann@example.com", "phone": "+886912345678"}
+    assert sorted(w["currency"] for w in body["wallets"]) == ["EUR", "USD"]
+    assert len(body["ledger"]) == 3
+    assert any(e["note"] == "called about order 1001" for e in body["ledger"])
+    assert body["renewal_plans"] == [{"currency": "USD", "amount": 500, "period": "monthly", "mode": "grant"}]
+
+
+def test_erasure_removes_identity_and_keeps_the_books(api: Api, merchant: Merchant) -> None:
+    seed(api)
+    before = audit_wallet(merchant.merchant_id, "ann", "USD")
+
+    erased = api.write("DELETE", "/v1/customers/ann/personal-data", None, key=None)
+
+    assert erased.status == 200 and erased.json()["items_erased"] == 2  # the profile and the noted entry
+    text = repr(all_items())
+    for personal in ("ann@example.com", "+886912345678", "called about order 1001"):
+        assert personal not in text
+    after = audit_wallet(merchant.merchant_id, "ann", "USD")
+    after.assert_consistent()
+    assert (after.balance, after.sum_of_ledger, after.entries) == (before.balance, before.sum_of_ledger, before.entries)
+    assert api.get("/v1/customers/ann/export").json()["profile"] == {}
+    again = api.write("DELETE", "/v1/customers/ann/personal-data", None, key=None)
+    assert again.status == 200 and again.json()["items_erased"] == 0
+
+
+def test_the_customer_can_no_longer_be_found_by_email_or_phone(api: Api, merchant: Merchant) -> None:
+    import boto3
+
+    seed(api)
+    api.write("DELETE", "/v1/customers/ann/personal-data", None, key=None)
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    for index, key in (("ByEmail", "email_key"), ("ByPhone", "phone_key")):
+        value = f"M#{merchant.merchant_id}#{'E#ann@example.com' if key == 'email_key' else 'P#+886912345678'}"
+        found = client.query(
+            TableName="store-credit-test",
+            IndexName=index,
+            KeyConditionExpression=f"{key} = :v",
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
+        assert found["Items"] == []
+
+
+def test_privacy_routes_see_only_the_merchants_own_customers(api: Api, gateway: Any) -> None:
+    seed(api)
+    rival = Api(gateway, make_merchant("rival").api_key)
+    assert rival.get("/v1/customers/ann/export").status == 404
+    assert rival.write("DELETE", "/v1/customers/ann/personal-data", None, key=None).status == 404
+    assert api.get("/v1/customers/ann/export").json()["profile"]["email"] == "ann@example.com"
