@@ -1,4 +1,5 @@
-"""DynamoDB stream (new ledger entries and checkout holds, by the template's filter) → EventBridge."""
+"""DynamoDB stream (new ledger entries and checkout holds, by the template's filter) →
+EventBridge events, and the liability counters (each entry counted exactly once)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import event_bus
+from store_credit.clock import utc_day
 from store_credit.ledger_events import hold_event, ledger_event
 from store_credit.observability import logger
-from store_credit.wallet_store import entry_from_item
+from store_credit.wallet_store import entry_from_item, record_liability
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -21,7 +23,9 @@ def publish_entry(record: DynamoDBRecord) -> None:
     if image["SK"]["S"] == "HOLD":
         event = hold_event(image)
     else:
-        event = ledger_event(image["merchant_id"]["S"], image["customer_id"]["S"], entry_from_item(image))
+        entry = entry_from_item(image)
+        record_liability(image["merchant_id"]["S"], entry, utc_day(entry.created_ms))
+        event = ledger_event(image["merchant_id"]["S"], image["customer_id"]["S"], entry)
     if event is not None:
         event_bus.publish(event)
 

@@ -1,15 +1,15 @@
-"""Privacy export and erasure; the liability report (built in a later release)."""
+"""Privacy export and erasure; the liability report."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from store_credit import privacy_service
-from store_credit.http_problems import caller, new_resolver, problem, resolve
-from store_credit.models import CustomerExport, ErasureOut
+from store_credit import privacy_service, reports_service
+from store_credit.http_problems import caller, new_resolver, resolve
+from store_credit.models import CustomerExport, ErasureOut, LiabilityReport
 from store_credit.observability import logger, metrics
 
 app = new_resolver()
@@ -27,9 +27,14 @@ def erase_personal_data(customer_id: CustomerId) -> ErasureOut:
     return ErasureOut.model_validate(privacy_service.erase_personal_data(caller(app, "credits:write"), customer_id))
 
 
-@app.get("/v1/reports/liability", include_in_schema=False)  # not in the OpenAPI until it exists
-def liability_report():  # type: ignore[no-untyped-def]
-    return problem(501, "not-implemented", "Not implemented yet", "the liability report is not available yet")
+@app.get("/v1/reports/liability")
+def liability_report(
+    currency: Annotated[str, Query(pattern=r"^[A-Z]{3}$")],
+    first_day: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    last_day: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+) -> LiabilityReport:
+    report = reports_service.liability(caller(app, "credits:read"), currency, first_day, last_day)
+    return LiabilityReport.model_validate(report)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -117,6 +117,7 @@ def test_balance_equals_sum_of_lots_and_sum_of_ledger_after_any_sequence(
         wallet = change.after
         ledger_sum += change.entry.amount
         assert change.entry.amount == sum(moved for _, moved in change.entry.lots)
+        assert change.entry.amount == sum(moved for _, moved in change.entry.by_source)
         assert wallet.balance == ledger_sum == change.entry.balance_after
         assert wallet.available(now_ms // 1000) >= 0
         assert all(lot.remaining > 0 for lot in wallet.lots.values())

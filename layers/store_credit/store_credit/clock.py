@@ -65,5 +65,9 @@ def resolve_expiry(
     return None
 
 
+def utc_day(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms // 1000, UTC).date().isoformat()
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)

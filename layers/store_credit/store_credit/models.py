@@ -471,3 +471,20 @@ class ErasureOut(BaseModel):
     customer_id: str
     items_erased: int
     amounts_kept: bool
+
+
+class Outstanding(BaseModel):
+    total: MoneyOut
+    by_source: dict[str, MoneyOut]
+
+
+class LiabilityReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    currency: str
+    outstanding: Outstanding = Field(description="Available + held, by the source of the credit")
+    from_: str = Field(alias="from")
+    to: str
+    expired: MoneyOut = Field(description="Credit that expired between from and to (UTC days)")
+    redeemed: MoneyOut = Field(description="Credit debited or captured between from and to (UTC days)")
+    as_of: str

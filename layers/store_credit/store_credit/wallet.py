@@ -40,6 +40,14 @@ class LedgerEntry:
     expires_at: int | None = None
     valid_from: int | None = None
     notify: bool | None = None
+    by_source: tuple[tuple[str, int], ...] = ()  # signed amount per lot source (liability report)
+
+
+def _by_source(moves: list[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    totals: dict[str, int] = {}
+    for source, amount in moves:
+        totals[source] = totals.get(source, 0) + amount
+    return tuple(sorted(totals.items()))
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,7 @@ def issue_credit(
         actor=actor,
         created_ms=created_ms,
         lots=((lot_id, amount),),
+        by_source=((source, amount),),
         note=note,
         idempotency_key=idempotency_key,
         order_id=order_id,
@@ -284,6 +293,7 @@ def spend_allocations(
         actor=actor,
         created_ms=created_ms,
         lots=tuple((lot_id, -taken) for lot_id, taken in allocations),
+        by_source=_by_source([(wallet.lots[lot_id].source, -taken) for lot_id, taken in allocations]),
         note=note,
         order_id=order_id,
         idempotency_key=idempotency_key,
@@ -352,6 +362,7 @@ def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTIC
                     actor="system:expiry",
                     created_ms=created_ms,
                     lots=((lot.lot_id, -lapsing),),
+                    by_source=((lot.source, -lapsing),),
                     expires_at=lot.expires_at,
                 )
             )

@@ -242,6 +242,8 @@ def entry_to_item(wallet: Wallet, entry: LedgerEntry) -> dict[str, Any]:
         item["valid_from"] = _n(entry.valid_from)
     if entry.notify is not None:
         item["notify"] = {"BOOL": entry.notify}
+    if entry.by_source:
+        item["by_source"] = {"M": {source: _n(amount) for source, amount in entry.by_source}}
     return item
 
 
@@ -270,6 +272,7 @@ def entry_from_item(item: dict[str, Any]) -> LedgerEntry:
         expires_at=opt_n("expires_at"),
         valid_from=opt_n("valid_from"),
         notify=item["notify"]["BOOL"] if "notify" in item else None,
+        by_source=tuple(sorted((k, int(v["N"])) for k, v in item.get("by_source", {}).get("M", {}).items())),
     )
 
 
@@ -1004,3 +1007,100 @@ def scrub_idempotency_answer(merchant_id: str, key: str) -> None:
         UpdateExpression="SET body = :body",
         ExpressionAttributeValues={":body": {"S": json.dumps(body, separators=(",", ":"))}},
     )
+
+
+# --- liability aggregates (kept from the ledger stream) ----------------------------------------
+
+LIABILITY_SHARDS = 8  # counters split so a busy merchant's ledger does not queue on one item
+SEEN_TTL_SECONDS = 3 * 86_400  # longer than the stream keeps a record (24 h)
+
+
+def liability_pk(merchant_id: str, currency: str) -> dict[str, str]:
+    return {"S": f"M#{merchant_id}#LIAB#{currency}"}
+
+
+def record_liability(merchant_id: str, entry: LedgerEntry, day: str) -> bool:
+    """Add one ledger entry to the merchant's liability counters, exactly once: a marker for
+    the entry goes in the same transaction. Returns False when it was counted before."""
+    pk = liability_pk(merchant_id, entry.currency)
+    shard = zlib.crc32(entry.entry_id.encode()) % LIABILITY_SHARDS
+    items: list[dict[str, Any]] = [
+        {
+            "Put": {
+                "TableName": table_name(),
+                "Item": {
+                    "PK": pk,
+                    "SK": {"S": f"SEEN#{entry.entry_id}"},
+                    "expires_ttl": _n(entry.created_ms // 1000 + SEEN_TTL_SECONDS),
+                },
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
+    ]
+    for source, amount in entry.by_source:
+        items.append(
+            {
+                "Update": {
+                    "TableName": table_name(),
+                    "Key": {"PK": pk, "SK": {"S": f"SRC#{source}#{shard}"}},
+                    "UpdateExpression": "ADD outstanding :a",
+                    "ExpressionAttributeValues": {":a": _n(amount)},
+                }
+            }
+        )
+    counter = {"expiry": "expired", "debit": "redeemed", "capture": "redeemed"}.get(entry.type)
+    if counter is not None:
+        items.append(
+            {
+                "Update": {
+                    "TableName": table_name(),
+                    "Key": {"PK": pk, "SK": {"S": f"DAY#{day}#{shard}"}},
+                    "UpdateExpression": f"ADD {counter} :a",
+                    "ExpressionAttributeValues": {":a": _n(-entry.amount)},
+                }
+            }
+        )
+
+    def already_counted(reasons: list[dict[str, Any]]) -> None:
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            raise _AlreadyCounted()
+
+    try:
+        _transact(items, on_cancel=already_counted)
+    except _AlreadyCounted:
+        return False
+    return True
+
+
+class _AlreadyCounted(Exception):
+    pass
+
+
+def load_liability(merchant_id: str, currency: str, first_day: str, last_day: str) -> dict[str, Any]:
+    """Outstanding credit by source, and credit expired and redeemed between two UTC days."""
+    pk = liability_pk(merchant_id, currency)
+
+    def query(condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {
+            "TableName": table_name(),
+            "KeyConditionExpression": f"PK = :pk AND {condition}",
+            "ExpressionAttributeValues": {":pk": pk, **values},
+        }
+        while True:
+            page = _call(dynamodb().query, **params)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    by_source: dict[str, int] = {}
+    for item in query("begins_with(SK, :src)", {":src": {"S": "SRC#"}}):
+        source = item["SK"]["S"].split("#")[1]
+        by_source[source] = by_source.get(source, 0) + int(item.get("outstanding", {"N": "0"})["N"])
+    expired = redeemed = 0
+    days = query("SK BETWEEN :a AND :b", {":a": {"S": f"DAY#{first_day}"}, ":b": {"S": f"DAY#{last_day}#~"}})
+    for item in days:
+        expired += int(item.get("expired", {"N": "0"})["N"])
+        redeemed += int(item.get("redeemed", {"N": "0"})["N"])
+    return {"by_source": by_source, "expired": expired, "redeemed": redeemed}
