@@ -24,6 +24,7 @@ TEST_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "StoreCredit",
     "POWERTOOLS_TRACE_DISABLED": "1",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "SENDER_EMAIL": "credit@shop.example",
 }
 
 

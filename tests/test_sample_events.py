@@ -26,6 +26,8 @@ def function_for(event: dict[str, Any]) -> str:
     if "routeKey" in event:
         route = next(r for r in template.http_routes() if r.route_key == event["routeKey"])
         return route.function
+    if str(event.get("detail-type", "")).startswith("credit."):
+        return "NotifierFunction"
     if event.get("detail-type") == "Scheduled Event":
         job = event["resources"][0].rsplit("-", 1)[-1]
         return {"expiry": "ExpiryFunction", "renewal": "RenewalFunction"}[job]
@@ -37,6 +39,7 @@ def test_every_trigger_in_the_template_has_a_sample() -> None:
     covered = {function_for(load(path)) for path in ALL}
     triggers = set(template.functions_with_event("HttpApi")) | set(template.functions_with_event("ScheduleV2"))
     triggers |= set(template.functions_with_event("SQS")) | set(template.functions_with_event("DynamoDB"))
+    triggers |= set(template.functions_with_event("EventBridgeRule"))
     triggers.add(template.authorizer_function())
     assert triggers <= covered
     routes = {load(path).get("routeKey") for path in ALL}

@@ -26,6 +26,7 @@ LOCAL_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "StoreCredit",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "SENDER_EMAIL": "store-credit@example.com",
 }
 DEMO = {"merchant_id": "demo", "api_key": "sk_test_demo", "webhook_secret": "whsec_demo"}
 

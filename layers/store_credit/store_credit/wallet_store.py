@@ -1104,3 +1104,16 @@ def load_liability(merchant_id: str, currency: str, first_day: str, last_day: st
         expired += int(item.get("expired", {"N": "0"})["N"])
         redeemed += int(item.get("redeemed", {"N": "0"})["N"])
     return {"by_source": by_source, "expired": expired, "redeemed": redeemed}
+
+
+def load_settings_and_email(
+    merchant_id: str, customer_id: str | None
+) -> tuple[MerchantSettingsRecord | None, str | None]:
+    """The merchant's settings and the customer's email (if any): one round trip."""
+    keys = [settings_key(merchant_id)]
+    if customer_id is not None:
+        keys.append({"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": "PROFILE"}})
+    response = _call(dynamodb().batch_get_item, RequestItems={table_name(): {"Keys": keys}})
+    found = {item["SK"]["S"]: item for item in response["Responses"].get(table_name(), [])}
+    profile = found.get("PROFILE", {})
+    return _settings_from_item(found.get("SETTINGS")), profile.get("email", {}).get("S")

@@ -1,0 +1,76 @@
+"""Customer emails for credit received and credit about to expire. Deductions are never
+announced (SHOPLINE's rule). ``compose`` decides and writes; ``send`` hands it to SES."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from store_credit.models import Settings
+
+NOTIFIED = {"credit.issued", "credit.expiring"}
+_client: Any = None
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    body: str
+
+
+def compose(detail_type: str, detail: dict[str, Any], settings: Settings, email: str | None) -> Email | None:
+    """The email this event owes the customer, or None. The merchant's ``notifications.email``
+    setting decides; a credit issued with ``notify`` true or false overrides it."""
+    if detail_type not in NOTIFIED or email is None or detail.get("customer_id") is None:
+        return None
+    wanted = settings.notifications.email
+    if detail_type == "credit.issued" and detail.get("notify") is not None:
+        wanted = bool(detail["notify"])
+    if not wanted:
+        return None
+    amount = f"{detail['amount']['amount']} {detail['amount']['currency']}"
+    if detail_type == "credit.issued":
+        lines = [f"You received {amount} in store credit.", f"Reason: {detail.get('reason')}."]
+        if detail.get("balance_after"):
+            balance = detail["balance_after"]
+            lines.append(f"Your store credit balance is now {balance['amount']} {balance['currency']}.")
+        if detail.get("expires_at"):
+            lines.append(f"This credit expires at {detail['expires_at']}.")
+        return Email(email, f"You received {amount} in store credit", "\n".join(lines))
+    return Email(
+        email,
+        f"{amount} of your store credit expires soon",
+        f"{amount} of your store credit expires at {detail['expires_at']}. Use it before then.",
+    )
+
+
+def send(message: Email) -> None:
+    global _client
+    if _client is None:
+        import boto3
+
+        _client = boto3.client("sesv2")
+    _client.send_email(
+        FromEmailAddress=os.environ["SENDER_EMAIL"],
+        Destination={"ToAddresses": [message.to]},
+        Content={"Simple": {"Subject": {"Data": message.subject}, "Body": {"Text": {"Data": message.body}}}},
+    )
+
+
+def reset_client() -> None:
+    global _client
+    _client = None
+
+
+def notify(detail_type: str, detail: dict[str, Any]) -> Email | None:
+    """Look up the merchant's settings and the customer's email, compose, send."""
+    from store_credit import wallet_store
+    from store_credit.wallet_service import settings_of
+
+    record, email = wallet_store.load_settings_and_email(detail["merchant_id"], detail.get("customer_id"))
+    message = compose(detail_type, detail, settings_of(record), email)
+    if message is not None:
+        send(message)
+    return message

@@ -1,0 +1,77 @@
+"""Customer emails: credit received and credit expiring, when the merchant turns them on;
+never for deductions. The tests read what SES (moto) was asked to send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from store_credit.ledger_events import ledger_event
+from store_credit.models import Settings
+from store_credit.notifications import compose
+from store_credit.wallet import Wallet, debit, issue_credit
+from tests.harness import template
+from tests.harness.api_client import Api, Merchant
+from tests.harness.gateway import invoke
+
+NOW_MS = 1_800_000_000_000
+
+
+def detail(**changes: Any) -> dict[str, Any]:
+    change = issue_credit(Wallet("acme", "ann", "USD"), amount=2500, reason="Refund", actor="t", now_ms=NOW_MS)
+    event = ledger_event("acme", "ann", change.entry)
+    assert event is not None
+    return {**event["Detail"], **changes}
+
+
+ON = Settings.model_validate({"notifications": {"email": True}})
+OFF = Settings()
+
+
+def test_credit_received_is_announced_when_the_merchant_turns_emails_on() -> None:
+    message = compose("credit.issued", detail(), ON, "ann@example.com")
+    assert message is not None
+    assert message.to == "ann@example.com"
+    assert "25.00 USD" in message.subject
+    assert compose("credit.issued", detail(), OFF, "ann@example.com") is None
+
+
+def test_notify_on_the_credit_overrides_the_merchant_setting() -> None:
+    assert compose("credit.issued", detail(notify=True), OFF, "ann@example.com") is not None
+    assert compose("credit.issued", detail(notify=False), ON, "ann@example.com") is None
+
+
+def test_no_email_for_deductions_codes_or_customers_without_an_address() -> None:
+    wallet = issue_credit(Wallet("acme", "ann", "USD"), amount=2500, reason="r", actor="t", now_ms=NOW_MS).after
+    debited = ledger_event("acme", "ann", debit(wallet, amount=100, reason="r", actor="t", now_ms=NOW_MS + 1).entry)
+    assert debited is not None
+    assert compose("credit.debited", debited["Detail"], ON, "ann@example.com") is None
+    assert compose("credit.issued", detail(customer_id=None, code="GIFT"), ON, "ann@example.com") is None
+    assert compose("credit.issued", detail(), ON, None) is None
+
+
+def sent_emails() -> list[Any]:
+    from moto.ses.models import ses_backends
+
+    return list(ses_backends["123456789012"]["us-east-1"].sent_messages)
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_the_notifier_sends_through_ses_what_the_merchant_wants(api: Api, merchant: Merchant, setting: bool) -> None:
+    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
+    api.put("/v1/settings", {"notifications": {"email": setting}})
+    issued = api.issue("ann", "25.00", email="ann@example.com").json()["transaction"]
+    event = {
+        "detail-type": "credit.issued",
+        "source": "store-credit",
+        "detail": {**detail(), "merchant_id": merchant.merchant_id, "entry_id": issued["id"]},
+    }
+    result = invoke(template.function_dir("NotifierFunction"), event)
+    assert result == {"sent": setting}
+    emails = sent_emails()
+    assert len(emails) == (1 if setting else 0)
+    if setting:
+        assert emails[0].destinations == {"ToAddresses": ["ann@example.com"]}
+        assert "25.00 USD" in emails[0].subject
