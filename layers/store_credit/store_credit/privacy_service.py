@@ -14,7 +14,7 @@ from store_credit.wallet_service import settings_of
 
 
 def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
-    items = wallet_store.customer_items(caller.merchant_id, customer_id)
+    items = wallet_store.holder_items(caller.merchant_id, customer_id)
     if not items:
         raise NotFound(detail=f"no customer {customer_id!r}")
     tz = settings_of(wallet_store.load_settings(caller.merchant_id)).timezone
@@ -53,7 +53,7 @@ def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
 
 def erase_personal_data(caller: Caller, customer_id: str) -> dict[str, Any]:
     """Idempotent: erasing again finds nothing left and answers the same shape."""
-    items = wallet_store.customer_items(caller.merchant_id, customer_id)
+    items = wallet_store.holder_items(caller.merchant_id, customer_id)
     if not items:
         raise NotFound(detail=f"no customer {customer_id!r}")
     now = int(time.time())

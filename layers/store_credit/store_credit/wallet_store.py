@@ -763,16 +763,29 @@ def commit_new_wallets(changes: list[WalletChange], idempotency: IdempotentWrite
     _transact(items, token=idempotency.token(0), on_cancel=_replay_on_idempotency(idempotency, len(items) - 1))
 
 
+def holder_items(merchant_id: str, holder: str, prefix: str = "") -> list[dict[str, Any]]:
+    """Every item of one holder (customer or code) whose sort key starts with ``prefix``, all pages."""
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": "PK = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": customer_pk(merchant_id, holder)}},
+        "ConsistentRead": True,
+    }
+    if prefix:  # DynamoDB refuses an empty begins_with
+        params["KeyConditionExpression"] += " AND begins_with(SK, :prefix)"
+        params["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
+    while True:
+        page = _call(dynamodb().query, **params)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def holder_wallets(merchant_id: str, holder: str) -> list[Wallet]:
     """Every wallet of one holder (a customer's currencies, or a code's one wallet)."""
-    response = _call(
-        dynamodb().query,
-        TableName=table_name(),
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :w)",
-        ExpressionAttributeValues={":pk": {"S": customer_pk(merchant_id, holder)}, ":w": {"S": "W#"}},
-        ConsistentRead=True,
-    )
-    return [wallet_from_item(item) for item in response["Items"]]
+    return [wallet_from_item(item) for item in holder_items(merchant_id, holder, "W#")]
 
 
 # --- scheduled expiry ----------------------------------------------------------------------
@@ -884,14 +897,7 @@ def _plan_put(before_version: int, plan: RenewalPlan) -> dict[str, Any]:
 
 
 def load_plans(merchant_id: str, customer_id: str) -> list[RenewalPlan]:
-    response = _call(
-        dynamodb().query,
-        TableName=table_name(),
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :r)",
-        ExpressionAttributeValues={":pk": {"S": customer_pk(merchant_id, customer_id)}, ":r": {"S": "RENEWAL#"}},
-        ConsistentRead=True,
-    )
-    return [plan_from_item(item) for item in response["Items"]]
+    return [plan_from_item(item) for item in holder_items(merchant_id, customer_id, "RENEWAL#")]
 
 
 def save_plan(before_version: int, plan: RenewalPlan, idempotency: IdempotentWrite) -> None:
@@ -950,23 +956,6 @@ def commit_renewal(before: RenewalPlan, after: RenewalPlan, change: WalletChange
 
 
 # --- privacy ---------------------------------------------------------------------------------
-
-
-def customer_items(merchant_id: str, customer_id: str) -> list[dict[str, Any]]:
-    """Every item of one customer (profile, wallets, ledger, renewal plans), all pages."""
-    items: list[dict[str, Any]] = []
-    params: dict[str, Any] = {
-        "TableName": table_name(),
-        "KeyConditionExpression": "PK = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": customer_pk(merchant_id, customer_id)}},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = _call(dynamodb().query, **params)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 PERSONAL_ATTRIBUTES = ("email", "phone", "email_key", "phone_key", "note")
