@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.harness.template import ROOT
 
 DOMAIN = ROOT / "layers" / "store_credit" / "store_credit"
-AWS_MODULES = {"wallet_store.py", "event_bus.py"}  # the only modules that talk to AWS
+AWS_MODULES = {"wallet_store.py", "event_bus.py", "mailer.py"}  # the only modules that talk to AWS
 
 
 def imported_modules(path: Path) -> set[str]:

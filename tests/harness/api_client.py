@@ -22,11 +22,11 @@ def create_stack_resources(client_factory: Any) -> None:
 
 
 def reset_clients() -> None:
-    from store_credit import event_bus, notifications, wallet_store
+    from store_credit import event_bus, mailer, wallet_store
 
     wallet_store.reset_client()
     event_bus.reset_client()
-    notifications.reset_client()
+    mailer.reset_client()
 
 
 @dataclass

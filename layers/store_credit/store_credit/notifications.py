@@ -1,16 +1,14 @@
 """Customer emails for credit received and credit about to expire. Deductions are never
-announced (SHOPLINE's rule). ``compose`` decides and writes; ``send`` hands it to SES."""
+announced (SHOPLINE's rule). ``compose`` decides and writes; ``mailer`` hands it to SES."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from store_credit.models import Settings
 
 NOTIFIED = {"credit.issued", "credit.expiring"}
-_client: Any = None
 
 
 @dataclass(frozen=True)
@@ -46,31 +44,13 @@ def compose(detail_type: str, detail: dict[str, Any], settings: Settings, email:
     )
 
 
-def send(message: Email) -> None:
-    global _client
-    if _client is None:
-        import boto3
-
-        _client = boto3.client("sesv2")
-    _client.send_email(
-        FromEmailAddress=os.environ["SENDER_EMAIL"],
-        Destination={"ToAddresses": [message.to]},
-        Content={"Simple": {"Subject": {"Data": message.subject}, "Body": {"Text": {"Data": message.body}}}},
-    )
-
-
-def reset_client() -> None:
-    global _client
-    _client = None
-
-
 def notify(detail_type: str, detail: dict[str, Any]) -> Email | None:
     """Look up the merchant's settings and the customer's email, compose, send."""
-    from store_credit import wallet_store
+    from store_credit import mailer, wallet_store
     from store_credit.wallet_service import settings_of
 
     record, email = wallet_store.load_settings_and_email(detail["merchant_id"], detail.get("customer_id"))
     message = compose(detail_type, detail, settings_of(record), email)
     if message is not None:
-        send(message)
+        mailer.send(message.to, message.subject, message.body)
     return message
