@@ -171,3 +171,12 @@ def test_the_decision_is_logged_without_the_buyer(api: Api, caplog: pytest.LogCa
     assert decisions[0].__dict__["applied"] == 3000
     assert decisions[0].__dict__["eligible"] == 3000
     assert "cus-private-77" not in repr([r.__dict__ for r in caplog.records if r.name == "store-credit"])
+
+
+def test_a_repeated_capture_is_marked_as_a_replay(api: Api) -> None:
+    api.issue("ann", "50.00")
+    first = apply(api, cart=cart("30.00"), capture=True)
+    again = apply(api, cart=cart("30.00"), capture=True)
+    assert first.headers.get("idempotent-replayed") is None
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert api.wallet("ann").json()["balance"]["amount"] == "20.00"

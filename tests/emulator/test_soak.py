@@ -76,9 +76,11 @@ def worker(api: Api, seed: int, count: int) -> tuple[Counter[str], dict[str, int
                 continue
             assert r.status == 200, r.body  # type: ignore[attr-defined]
             applied = cents(r.json()["applied"]["amount"])  # type: ignore[attr-defined]
+            replayed = r.headers.get("idempotent-replayed") == "true"  # type: ignore[attr-defined]
             open_holds.pop(checkout_id, None)
             if kind == "capture":
-                net[customer] -= applied
+                if not replayed:  # the same capture again answers the first and spends nothing
+                    net[customer] -= applied
             elif applied:
                 open_holds[checkout_id] = (customer, applied)
         elif open_holds:
