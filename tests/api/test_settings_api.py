@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness.api_client import Api
+from tests.harness.api_client import Api, Merchant
 
 
 def test_defaults_are_the_contracts(api: Api) -> None:
@@ -59,3 +59,20 @@ def test_webhook_secret_is_write_only(api: Api) -> None:
     assert "webhook_secret" not in response.json()
     assert "whsec_rotated_0123456789" not in api.get("/v1/settings").body
     assert api.get("/v1/settings").json()["webhook_secret_set"] is True
+
+
+def test_rotating_the_webhook_secret_keeps_the_old_one_for_the_grace_period(api: Api, merchant: Merchant) -> None:
+    from store_credit import wallet_store
+    from store_credit.webhook_signatures import accepted_secrets
+
+    api.put("/v1/settings", {"webhook_secret": "whsec_rotated_0123456789"})
+    record = wallet_store.load_settings(merchant.merchant_id)
+    assert record is not None and record.rotated_at is not None
+    assert record.webhook_secret == "whsec_rotated_0123456789"
+    assert record.previous_webhook_secret == merchant.webhook_secret
+    secrets = accepted_secrets(
+        record.webhook_secret, record.previous_webhook_secret, record.rotated_at, record.rotated_at + 60
+    )
+    assert secrets == ["whsec_rotated_0123456789", merchant.webhook_secret]
+    api.put("/v1/settings", {"timezone": "Asia/Taipei"})  # other changes keep the rotation
+    assert wallet_store.load_settings(merchant.merchant_id).previous_webhook_secret == merchant.webhook_secret  # type: ignore[union-attr]

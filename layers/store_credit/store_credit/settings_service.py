@@ -43,14 +43,19 @@ def update_settings(caller: Caller, update: SettingsUpdate, idempotency_key: str
     def attempt() -> ApiResult:
         record = wallet_store.load_settings(caller.merchant_id)
         document = merge(record.document if record else {}, update)
-        secret = update.webhook_secret or (record.webhook_secret if record else None)
+        old_secret = record.webhook_secret if record else None
+        secret = update.webhook_secret or old_secret
         body = _render(wallet_store.MerchantSettingsRecord(document, 0, secret))
         now = int(time.time())
+        rotating = update.webhook_secret is not None and old_secret is not None and old_secret != secret
         wallet_store.put_settings(
             caller.merchant_id,
             document,
             expected_version=record.version if record else 0,
             webhook_secret=secret,
+            # A rotation keeps the old secret, accepted for a day, so in-flight webhooks still verify.
+            previous_webhook_secret=old_secret if rotating else (record.previous_webhook_secret if record else None),
+            rotated_at=now if rotating else (record.rotated_at if record else None),
             idempotency=wallet_store.IdempotentWrite(
                 caller.merchant_id, idempotency_key, request_hash, 200, json.dumps(body), now
             ),

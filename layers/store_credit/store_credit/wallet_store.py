@@ -284,6 +284,8 @@ class MerchantSettingsRecord:
     document: dict[str, Any]
     version: int
     webhook_secret: str | None
+    previous_webhook_secret: str | None = None  # still accepted for a day after a rotation
+    rotated_at: int | None = None
 
 
 def _settings_from_item(item: dict[str, Any] | None) -> MerchantSettingsRecord | None:
@@ -293,6 +295,8 @@ def _settings_from_item(item: dict[str, Any] | None) -> MerchantSettingsRecord |
         document=json.loads(item["doc"]["S"]),
         version=int(item["version"]["N"]),
         webhook_secret=item["webhook_secret"]["S"] if "webhook_secret" in item else None,
+        previous_webhook_secret=item["previous_webhook_secret"]["S"] if "previous_webhook_secret" in item else None,
+        rotated_at=int(item["rotated_at"]["N"]) if "rotated_at" in item else None,
     )
 
 
@@ -504,6 +508,8 @@ def put_settings(
     expected_version: int,
     webhook_secret: str | None,
     idempotency: IdempotentWrite | None,
+    previous_webhook_secret: str | None = None,
+    rotated_at: int | None = None,
 ) -> None:
     item: dict[str, Any] = {
         **settings_key(merchant_id),
@@ -513,6 +519,9 @@ def put_settings(
     }
     if webhook_secret is not None:
         item["webhook_secret"] = {"S": webhook_secret}
+    if previous_webhook_secret is not None and rotated_at is not None:
+        item["previous_webhook_secret"] = {"S": previous_webhook_secret}
+        item["rotated_at"] = _n(rotated_at)
     condition: dict[str, Any]
     if expected_version == 0:
         condition = {"ConditionExpression": "attribute_not_exists(PK)"}
