@@ -300,18 +300,25 @@ def _settings_from_item(item: dict[str, Any] | None) -> MerchantSettingsRecord |
     )
 
 
-def load_settings_and_wallet(
-    merchant_id: str, customer_id: str, currency: str
-) -> tuple[MerchantSettingsRecord | None, Wallet | None]:
-    """One round trip: the merchant's settings and the wallet, both strongly consistent."""
-    keys = [settings_key(merchant_id), wallet_key(merchant_id, customer_id, currency)]
+def _get_by_sort_key(keys: list[dict[str, Any]], *, consistent: bool = True) -> dict[str, dict[str, Any]]:
+    """One BatchGetItem (retrying what DynamoDB leaves unprocessed); items by sort key, which is
+    unique among the keys asked for here."""
     found: dict[str, dict[str, Any]] = {}
-    request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": True}}
+    request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": consistent}}
     while request:
         response = _call(dynamodb().batch_get_item, RequestItems=request)
         for item in response["Responses"].get(table_name(), []):
             found[item["SK"]["S"]] = item
         request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def load_settings_and_wallet(
+    merchant_id: str, customer_id: str, currency: str
+) -> tuple[MerchantSettingsRecord | None, Wallet | None]:
+    """One round trip: the merchant's settings and the wallet, both strongly consistent."""
+    keys = [settings_key(merchant_id), wallet_key(merchant_id, customer_id, currency)]
+    found = _get_by_sort_key(keys)
     wallet_item = found.get(f"W#{currency}")
     return _settings_from_item(found.get("SETTINGS")), wallet_from_item(wallet_item) if wallet_item else None
 
@@ -937,13 +944,7 @@ def load_renewal_state(
     keys = [key, {"PK": {"S": pk}, "SK": {"S": f"W#{currency}"}}]
     if with_settings:
         keys.append(settings_key(merchant_id))
-    found: dict[str, dict[str, Any]] = {}
-    request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": True}}
-    while request:
-        response = _call(dynamodb().batch_get_item, RequestItems=request)
-        for item in response["Responses"].get(table_name(), []):
-            found[item["SK"]["S"]] = item
-        request = response.get("UnprocessedKeys") or {}
+    found = _get_by_sort_key(keys)
     if key["SK"]["S"] not in found:
         return None
     wallet_item = found.get(f"W#{currency}")
@@ -1111,7 +1112,6 @@ def load_settings_and_email(
     keys = [settings_key(merchant_id)]
     if customer_id is not None:
         keys.append({"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": "PROFILE"}})
-    response = _call(dynamodb().batch_get_item, RequestItems={table_name(): {"Keys": keys}})
-    found = {item["SK"]["S"]: item for item in response["Responses"].get(table_name(), [])}
+    found = _get_by_sort_key(keys, consistent=False)
     profile = found.get("PROFILE", {})
     return _settings_from_item(found.get("SETTINGS")), profile.get("email", {}).get("S")
