@@ -67,7 +67,3 @@ def resolve_expiry(
 
 def utc_day(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms // 1000, UTC).date().isoformat()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

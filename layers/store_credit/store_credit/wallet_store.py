@@ -324,14 +324,7 @@ def load_settings_and_wallet(
 
 
 def load_wallet(merchant_id: str, customer_id: str, currency: str) -> Wallet | None:
-    response = _call(
-        dynamodb().get_item,
-        TableName=table_name(),
-        Key=wallet_key(merchant_id, customer_id, currency),
-        ConsistentRead=True,
-    )
-    item = response.get("Item")
-    return wallet_from_item(item) if item else None
+    return load_wallet_by_key(wallet_key(merchant_id, customer_id, currency))
 
 
 def load_settings(merchant_id: str) -> MerchantSettingsRecord | None:
