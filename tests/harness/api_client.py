@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -87,3 +88,40 @@ class Api:
 
     def wallet(self, customer: str, currency: str = "USD") -> Any:
         return self.get(f"/v1/customers/{customer}/wallet?currency={currency}")
+
+
+class OrderWebhook:
+    """Sends order events the way an order system does: JSON signed with the merchant's secret."""
+
+    def __init__(self, gateway: Any, merchant: Merchant) -> None:
+        self.gateway = gateway
+        self.merchant = merchant
+
+    def event(self, event_type: str, order: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+        return {"id": event_id or f"evt_{uuid.uuid4().hex[:12]}", "type": event_type, "order": order}
+
+    def post(
+        self,
+        body: dict[str, Any] | bytes,
+        *,
+        secret: str | None = None,
+        timestamp: int | None = None,
+        signature: str | None = "sign",
+        merchant_id: str | None = None,
+    ) -> Any:
+        import time
+
+        from store_credit.webhook_signatures import sign
+
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"content-type": "application/json"}
+        if signature == "sign":
+            stamp = int(time.time()) if timestamp is None else timestamp
+            headers["x-signature"] = sign(secret or self.merchant.webhook_secret, stamp, raw)
+        elif signature is not None:
+            headers["x-signature"] = signature
+        url = f"/v1/webhooks/orders/{merchant_id or self.merchant.merchant_id}"
+        return self.gateway.request("POST", url, headers=headers, body=raw)
+
+    def send(self, event_type: str, order: dict[str, Any], event_id: str | None = None, **kwargs: Any) -> Any:
+        return self.post(self.event(event_type, order, event_id), **kwargs)

@@ -93,7 +93,37 @@ def build_openapi() -> dict[str, Any]:
                 responses[code]["content"]["application/json"] = {
                     "schema": {"$ref": "#/components/schemas/GatewayError"}
                 }
+    _document_order_webhook(document)
     return document
+
+
+WEBHOOK_PATH = "/v1/webhooks/orders/{merchant_id}"
+
+
+def _document_order_webhook(document: dict[str, Any]) -> None:
+    """The webhook verifies its signature over the raw body before parsing it, so its handler
+    cannot declare the body for Powertools to validate; its schema is added here instead."""
+    from store_credit.models import OrderEvent
+
+    operation = document["paths"].get(WEBHOOK_PATH, {}).get("post")
+    if operation is None:
+        return
+    schema = OrderEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, part in schema.pop("$defs", {}).items():
+        document["components"]["schemas"][name] = part
+    document["components"]["schemas"]["OrderEvent"] = schema
+    operation["security"] = []  # no API key: the X-Signature HMAC authenticates the sender
+    operation["requestBody"] = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OrderEvent"}}},
+    }
+    responses = operation["responses"]
+    responses["401"] = {
+        "description": "X-Signature missing, older than 5 minutes, or not made with the merchant's webhook secret",
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    responses["409"]["description"] = "The event id was used with another body, or another order took the checkout"
+    responses.pop("403", None)
 
 
 def render() -> str:

@@ -23,6 +23,7 @@ from store_credit.lots import spend_order
 from store_credit.models import ApplyRequest, CartIn, Settings
 from store_credit.money import exponent, money_json, parse_minor
 from store_credit.observability import logger
+from store_credit.orders import SpentLot, snapshot_allocations
 from store_credit.wallet import Wallet, place_hold, release_hold, spend_allocations
 from store_credit.wallet_service import settings_of
 
@@ -153,7 +154,10 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
         result = quote(cart, credit_rules(settings, currency), credit_sources(freed, now), requested)
         entry = None
         hold_expires_at = None
+        captured_lots: tuple[SpentLot, ...] = ()
         if request.capture and result.applied > 0:
+            # What each lot gave, kept on the checkout so a cancelled order returns it to them.
+            captured_lots = snapshot_allocations(freed, result.allocations)
             change = spend_allocations(
                 freed,
                 allocations=result.allocations,
@@ -190,6 +194,7 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
             response=json.dumps(body, separators=(",", ":")),
             expires_at=hold_expires_at,
             updated_ms=now_ms,
+            captured_lots=captured_lots,
         )
         wallet_store.commit_hold(wallet, after, hold_record, entry)
         return ApiResult(200, body)

@@ -49,6 +49,12 @@ class Unauthorized(DomainError):
     title = "Missing or invalid API key"
 
 
+class BadWebhookSignature(DomainError):
+    status = 401
+    slug = "invalid-signature"
+    title = "Missing, stale or wrong X-Signature"
+
+
 class Forbidden(DomainError):
     status = 403
     slug = "forbidden"

@@ -394,6 +394,89 @@ class ReleaseOut(BaseModel):
     balance_after: MoneyOut
 
 
+# --- order webhook ------------------------------------------------------------------------------
+
+
+class LenientModel(BaseModel):
+    """Order systems send more than we read; unknown fields are ignored, known ones are strict."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class OrderItem(LenientModel):
+    id: Label | None = None
+    product_id: Label | None = None
+    quantity: Annotated[StrictInt, Field(ge=1, le=10_000)] = 1
+    unit_price: NonNegativeDecimal = "0"
+    store_credit_product: StrictBool = False
+    credit_amount: NonNegativeDecimal | None = Field(
+        default=None, description="Credit one unit issues (defaults to unit_price)"
+    )
+    recipient_customer_id: CustomerRef | None = Field(default=None, description="Gift recipient (default: the buyer)")
+
+
+class OrderRefund(LenientModel):
+    amount: NonNegativeDecimal
+    to: Literal["store_credit", "original"]
+
+
+class OrderIn(LenientModel):
+    id: CheckoutId
+    checkout_id: CheckoutId | None = None
+    customer_id: CustomerRef
+    currency: CurrencyCode
+    total: NonNegativeDecimal = Field(description="What was charged, after store credit")
+    items: Annotated[list[OrderItem], Field(max_length=250)] = []
+    refund: OrderRefund | None = None
+    referrer_customer_id: CustomerRef | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, code: str) -> str:
+        try:
+            exponent(code)
+        except InvalidInput as error:
+            raise ValueError(error.errors[0].message) from None
+        return code
+
+
+OrderEventType = Literal["order.paid", "order.cancelled", "order.refunded", "order.updated", "order.failed"]
+
+
+class OrderEvent(LenientModel):
+    """The order webhook's body, signed with ``X-Signature``."""
+
+    id: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", description="Event id")]
+    type: OrderEventType
+    order: OrderIn
+
+    @model_validator(mode="after")
+    def _refund_given(self) -> OrderEvent:
+        if self.type == "order.refunded" and self.order.refund is None:
+            raise ValueError("order.refunded needs order.refund with amount and to")
+        return self
+
+
+class IssuedOut(BaseModel):
+    customer_id: str
+    amount: MoneyOut
+    kind: Literal["product", "reward", "refund"]
+    entry_id: str
+
+
+class OrderEventOut(BaseModel):
+    event_id: str
+    type: str
+    order_id: str
+    outcome: Literal["applied", "duplicate", "ignored"]
+    detail: str
+    captured: MoneyOut
+    returned: MoneyOut
+    released: MoneyOut
+    taken_back: MoneyOut
+    issued: list[IssuedOut]
+
+
 # --- renewal ----------------------------------------------------------------------------------
 
 

@@ -28,8 +28,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from store_credit.errors import CheckoutConflict, IdempotencyRecord, IdempotentReplay, WalletBusy, WriteConflict
+from store_credit.errors import (
+    CheckoutConflict,
+    IdempotencyRecord,
+    IdempotentReplay,
+    InvalidInput,
+    WalletBusy,
+    WriteConflict,
+)
 from store_credit.lots import Lot, Restrictions
+from store_credit.orders import CustomerStats, IssuedCredit, LotSnapshot, OrderRecord, SpentLot, WalletEdits
 from store_credit.renewal import RenewalPlan
 from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, Wallet, WalletChange
 
@@ -85,8 +93,9 @@ def settings_key(merchant_id: str) -> dict[str, Any]:
     return {"PK": {"S": f"M#{merchant_id}"}, "SK": {"S": "SETTINGS"}}
 
 
-def idempotency_key_item(merchant_id: str, key: str) -> dict[str, Any]:
-    return {"PK": {"S": f"M#{merchant_id}#IDEM#{key}"}, "SK": {"S": "IDEM"}}
+def idempotency_key_item(merchant_id: str, key: str, sort_key: str = "IDEM") -> dict[str, Any]:
+    # Order events use their own sort key, so no API Idempotency-Key can ever shadow one.
+    return {"PK": {"S": f"M#{merchant_id}#IDEM#{key}"}, "SK": {"S": sort_key}}
 
 
 def api_key_key(key_hash: str) -> dict[str, Any]:
@@ -366,9 +375,12 @@ def list_ledger(
     return entries, (last["SK"]["S"][2:] if last else None)
 
 
-def get_idempotency_record(merchant_id: str, key: str) -> IdempotencyRecord | None:
+def get_idempotency_record(merchant_id: str, key: str, sort_key: str = "IDEM") -> IdempotencyRecord | None:
     response = _call(
-        dynamodb().get_item, TableName=table_name(), Key=idempotency_key_item(merchant_id, key), ConsistentRead=True
+        dynamodb().get_item,
+        TableName=table_name(),
+        Key=idempotency_key_item(merchant_id, key, sort_key),
+        ConsistentRead=True,
     )
     item = response.get("Item")
     return _idempotency_from_item(item) if item else None
@@ -406,13 +418,14 @@ class IdempotentWrite:
     status: int
     body: str
     now: int
+    sort_key: str = "IDEM"
 
     def put(self) -> dict[str, Any]:
         return {
             "Put": {
                 "TableName": table_name(),
                 "Item": {
-                    **idempotency_key_item(self.merchant_id, self.key),
+                    **idempotency_key_item(self.merchant_id, self.key, self.sort_key),
                     "request_hash": {"S": self.request_hash},
                     "status": _n(self.status),
                     "body": {"S": self.body},
@@ -603,7 +616,7 @@ def _replay_on_idempotency(idempotency: IdempotentWrite, index: int) -> CancelHa
             record = (
                 _idempotency_from_item(item)
                 if item
-                else get_idempotency_record(idempotency.merchant_id, idempotency.key)
+                else get_idempotency_record(idempotency.merchant_id, idempotency.key, idempotency.sort_key)
             )
             if record is not None:
                 raise IdempotentReplay(record)
@@ -671,6 +684,8 @@ class HoldRecord:
     response: str
     expires_at: int | None
     updated_ms: int
+    captured_lots: tuple[SpentLot, ...] = ()  # when captured at apply: what to return on cancel
+    order_id: str | None = None  # the order that claimed this checkout's credit
 
 
 def _hold_record_item(record: HoldRecord) -> dict[str, Any]:
@@ -690,6 +705,9 @@ def _hold_record_item(record: HoldRecord) -> dict[str, Any]:
     }
     if record.expires_at is not None:
         item["expires_at"] = _n(record.expires_at)
+    if record.captured_lots:
+        item["captured_lots"] = {"S": _spent_lots_json(record.captured_lots)}
+    _opt_s(item, "order_id", record.order_id)
     return item
 
 
@@ -705,6 +723,8 @@ def hold_record_from_item(item: dict[str, Any]) -> HoldRecord:
         response=zlib.decompress(item["response"]["B"]).decode(),
         expires_at=int(item["expires_at"]["N"]) if "expires_at" in item else None,
         updated_ms=int(item["updated_ms"]["N"]),
+        captured_lots=_spent_lots_from_json(item["captured_lots"]["S"]) if "captured_lots" in item else (),
+        order_id=item["order_id"]["S"] if "order_id" in item else None,
     )
 
 
@@ -798,6 +818,198 @@ def holder_wallets(merchant_id: str, holder: str) -> list[Wallet]:
 
 
 # --- scheduled expiry ----------------------------------------------------------------------
+
+
+# --- orders (the order webhook) -----------------------------------------------------------
+
+ORDER_EVENT_IDEMPOTENCY = "ORDER_EVENT"  # sort key of an order event's idempotency record
+
+
+def order_key(merchant_id: str, order_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"M#{merchant_id}#ORD#{order_id}"}, "SK": {"S": "ORDER"}}
+
+
+def stats_key(merchant_id: str, customer_id: str, currency: str) -> dict[str, Any]:
+    return {"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": f"STATS#{currency}"}}
+
+
+def _snapshot_json(lot: LotSnapshot) -> dict[str, Any]:
+    return {
+        "id": lot.lot_id,
+        "o": lot.original,
+        "i": lot.issued_at,
+        "s": lot.source,
+        "e": lot.expires_at,
+        "v": lot.valid_from,
+        "rp": list(lot.restrictions.product_ids),
+        "rc": list(lot.restrictions.categories),
+    }
+
+
+def _snapshot_from_json(raw: dict[str, Any]) -> LotSnapshot:
+    return LotSnapshot(
+        lot_id=raw["id"],
+        original=raw["o"],
+        issued_at=raw["i"],
+        source=raw["s"],
+        expires_at=raw["e"],
+        valid_from=raw["v"],
+        restrictions=Restrictions(product_ids=tuple(raw["rp"]), categories=tuple(raw["rc"])),
+    )
+
+
+def _spent_lots_json(spent: tuple[SpentLot, ...]) -> str:
+    rows = [{"lot": _snapshot_json(s.lot), "spent": s.spent, "returned": s.returned} for s in spent]
+    return json.dumps(rows, separators=(",", ":"))
+
+
+def _spent_lots_from_json(text: str) -> tuple[SpentLot, ...]:
+    return tuple(SpentLot(_snapshot_from_json(r["lot"]), r["spent"], r["returned"]) for r in json.loads(text))
+
+
+def order_to_item(record: OrderRecord) -> dict[str, Any]:
+    doc = {
+        "checkout_id": record.checkout_id,
+        "holder": record.holder,
+        "paid": record.paid,
+        "cancelled": record.cancelled,
+        "paid_total": record.paid_total,
+        "captured": record.captured,
+        "returned": record.returned,
+        "refunded_original": record.refunded_original,
+        "refunded_store_credit": record.refunded_store_credit,
+        "lowest_total": record.lowest_total,
+        "taken_back": record.taken_back,
+        "issued": [[i.customer_id, i.lot_id, i.amount, i.kind] for i in record.issued],
+        "events": list(record.events),
+    }
+    return {
+        **order_key(record.merchant_id, record.order_id),
+        "merchant_id": {"S": record.merchant_id},
+        "order_id": {"S": record.order_id},
+        "customer_id": {"S": record.customer_id},
+        "currency": {"S": record.currency},
+        "version": _n(record.version),
+        "doc": {"S": json.dumps(doc, separators=(",", ":"))},
+        "spent_lots": {"S": _spent_lots_json(record.spent_lots)},
+    }
+
+
+def order_from_item(item: dict[str, Any]) -> OrderRecord:
+    doc = json.loads(item["doc"]["S"])
+    return OrderRecord(
+        merchant_id=item["merchant_id"]["S"],
+        order_id=item["order_id"]["S"],
+        customer_id=item["customer_id"]["S"],
+        currency=item["currency"]["S"],
+        version=int(item["version"]["N"]),
+        checkout_id=doc["checkout_id"],
+        holder=doc["holder"],
+        paid=doc["paid"],
+        cancelled=doc["cancelled"],
+        paid_total=doc["paid_total"],
+        captured=doc["captured"],
+        spent_lots=_spent_lots_from_json(item["spent_lots"]["S"]),
+        returned=doc["returned"],
+        refunded_original=doc["refunded_original"],
+        refunded_store_credit=doc["refunded_store_credit"],
+        lowest_total=doc["lowest_total"],
+        taken_back=doc["taken_back"],
+        issued=tuple(IssuedCredit(c, lot, amount, kind) for c, lot, amount, kind in doc["issued"]),
+        events=tuple(doc["events"]),
+    )
+
+
+def _stats_item(stats: CustomerStats) -> dict[str, Any]:
+    return {
+        **stats_key(stats.merchant_id, stats.customer_id, stats.currency),
+        "version": _n(stats.version),
+        "orders": _n(stats.orders),
+        "spent": _n(stats.spent),
+        "fired": {"L": [{"S": key} for key in stats.fired]},
+    }
+
+
+def _stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dict[str, Any]) -> CustomerStats:
+    return CustomerStats(
+        merchant_id=merchant_id,
+        customer_id=customer_id,
+        currency=currency,
+        version=int(item["version"]["N"]),
+        orders=int(item["orders"]["N"]),
+        spent=int(item["spent"]["N"]),
+        fired=tuple(f["S"] for f in item["fired"]["L"]),
+    )
+
+
+def load_order_state(
+    merchant_id: str, order_id: str, checkout_id: str | None, customer_id: str, currency: str
+) -> tuple[OrderRecord | None, HoldRecord | None, CustomerStats]:
+    """One round trip: the order's record, its checkout's hold record and the buyer's stats."""
+    keys = [order_key(merchant_id, order_id), stats_key(merchant_id, customer_id, currency)]
+    if checkout_id is not None:
+        keys.append(hold_key(merchant_id, checkout_id))
+    found = _get_by_sort_key(keys)
+    order = order_from_item(found["ORDER"]) if "ORDER" in found else None
+    hold = hold_record_from_item(found["HOLD"]) if "HOLD" in found else None
+    stats_item = found.get(f"STATS#{currency}")
+    stats = (
+        _stats_from_item(merchant_id, customer_id, currency, stats_item)
+        if stats_item
+        else CustomerStats(merchant_id, customer_id, currency)
+    )
+    return order, hold, stats
+
+
+def _versioned_put(item: dict[str, Any], before_version: int) -> dict[str, Any]:
+    if before_version == 0:
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
+    else:
+        condition = {
+            "ConditionExpression": "version = :expected",
+            "ExpressionAttributeValues": {":expected": _n(before_version)},
+        }
+    return {"Put": {"TableName": table_name(), "Item": item, **condition}}
+
+
+def commit_order_event(
+    *,
+    wallets: list[WalletEdits],
+    order_before_version: int,
+    order: OrderRecord,
+    stats: tuple[int, CustomerStats] | None,
+    hold: HoldRecord | None,
+    idempotency: IdempotentWrite,
+) -> None:
+    """One transaction for one order event: every wallet it touches (one put each, conditioned on
+    the version read, with a ledger entry per change), the order record and the buyer's stats
+    (both versioned), the checkout's hold record (claimed by this order only) and the event's
+    idempotency record. Too many items for one transaction is refused before any write."""
+    items: list[dict[str, Any]] = [idempotency.put(), _versioned_put(order_to_item(order), order_before_version)]
+    for edits in wallets:
+        if not edits.changed:
+            continue
+        items.append(_wallet_put(edits.before, edits.after))
+        items += [_ledger_put(edits.after, entry) for entry in edits.entries]
+    if stats is not None:
+        items.append(_versioned_put(_stats_item(stats[1]), stats[0]))
+    if hold is not None:
+        items.append(
+            {
+                "Put": {
+                    "TableName": table_name(),
+                    "Item": _hold_record_item(hold),
+                    "ConditionExpression": "attribute_exists(PK) AND (attribute_not_exists(order_id) OR order_id = :o)",
+                    "ExpressionAttributeValues": {":o": {"S": str(hold.order_id)}},
+                }
+            }
+        )
+    if len(items) > 100:
+        raise InvalidInput.on("order", f"this event would change {len(items)} items; at most 100 fit one write")
+    # The request token must change whenever the parameters do: it covers every version read.
+    versions = [order_before_version, *(w.before.version for w in wallets), stats[0] if stats else -1]
+    guard = zlib.crc32(",".join(map(str, versions)).encode())
+    _transact(items, token=idempotency.token(guard), on_cancel=_replay_on_idempotency(idempotency, 0))
 
 
 def due_keys(

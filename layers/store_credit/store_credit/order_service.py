@@ -1,0 +1,397 @@
+"""The order webhook: check the signature, then apply one order event exactly once.
+
+Per event: one read of settings (to verify), one BatchGetItem (order record, the checkout's hold
+record, the buyer's statistics), a read per wallet touched, and one ``TransactWriteItems`` that
+holds every wallet change, the order record, the statistics, the hold record and the event's
+idempotency record. A redelivered event id replays the first answer and writes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from store_credit import wallet_store
+from store_credit.codes import code_of
+from store_credit.errors import BadWebhookSignature, CheckoutConflict, IdempotentReplay, InvalidInput
+from store_credit.http_problems import NOT_JSON, pydantic_field_errors
+from store_credit.idempotency import ApiResult, guarded_write
+from store_credit.models import OrderEvent, Settings
+from store_credit.money import money_json, parse_minor
+from store_credit.observability import logger
+from store_credit.orders import (
+    MAX_CREDIT_UNITS,
+    MAX_EVENTS_PER_ORDER,
+    CustomerStats,
+    IssuedCredit,
+    OrderRecord,
+    WalletEdits,
+    check_refund_room,
+    earn,
+    return_credit,
+    snapshot_allocations,
+    take_back,
+)
+from store_credit.wallet import Wallet, issue_credit, release_hold, spend_allocations
+from store_credit.wallet_service import expiry_for, settings_of
+from store_credit.webhook_signatures import BadSignature, accepted_secrets, verify
+
+ACTOR = "webhook:orders"
+
+
+def receive(merchant_id: str, raw_body: bytes, signature: str | None, now: int | None = None) -> ApiResult:
+    """Verify ``X-Signature`` over the raw body before reading anything else from it."""
+    now = int(time.time()) if now is None else now
+    record = wallet_store.load_settings(merchant_id)
+    secrets = (
+        accepted_secrets(record.webhook_secret, record.previous_webhook_secret, record.rotated_at, now)
+        if record
+        else []
+    )
+    try:
+        # An unknown merchant has no secrets and fails like a wrong signature: nothing to probe.
+        verify(signature, raw_body, secrets, now)
+    except BadSignature as bad:
+        logger.warning("order webhook refused", extra={"merchant_id": merchant_id, "why": str(bad)})
+        raise BadWebhookSignature(detail=str(bad)) from None
+    event = parse_event(raw_body)
+    settings = settings_of(record)
+    canonical = json.dumps(json.loads(raw_body), sort_keys=True, separators=(",", ":"))
+    request_hash = hashlib.sha256(canonical.encode()).hexdigest()
+    return guarded_write(
+        lambda: _apply(merchant_id, event, settings, request_hash),
+        lambda: wallet_store.get_idempotency_record(merchant_id, event.id, wallet_store.ORDER_EVENT_IDEMPOTENCY),
+        request_hash,
+    )
+
+
+def parse_event(raw_body: bytes) -> OrderEvent:
+    try:
+        return OrderEvent.model_validate_json(raw_body)
+    except ValidationError as error:
+        fields = pydantic_field_errors(error.errors())
+        if any(f.message == NOT_JSON for f in fields):
+            raise InvalidInput(detail="the body is not valid JSON", errors=fields) from None
+        raise InvalidInput(detail="; ".join(f"{f.field}: {f.message}" for f in fields[:5]), errors=fields) from None
+
+
+@dataclass
+class _Run:
+    """One event being applied: the wallets it touches (read once each) and what it did."""
+
+    merchant_id: str
+    event: OrderEvent
+    settings: Settings
+    now_ms: int
+    wallets: dict[str, WalletEdits] = field(default_factory=dict)
+    captured: int = 0
+    returned: int = 0
+    released: int = 0
+    taken_back: int = 0
+    issued: list[dict[str, Any]] = field(default_factory=list)
+    outcome: str = "applied"
+    detail: str = ""
+
+    @property
+    def currency(self) -> str:
+        return self.event.order.currency
+
+    @property
+    def order_id(self) -> str:
+        return self.event.order.id
+
+    def wallet(self, holder: str) -> WalletEdits:
+        if holder not in self.wallets:
+            stored = wallet_store.load_wallet(self.merchant_id, holder, self.currency)
+            self.wallets[holder] = WalletEdits.of(stored or Wallet(self.merchant_id, holder, self.currency))
+        return self.wallets[holder]
+
+    def issue(self, customer_id: str, amount: int, *, kind: str, reason: str, source: str, expires: Any) -> str:
+        edits = self.wallet(customer_id)
+        entry = edits.apply(
+            issue_credit(
+                edits.after,
+                amount=amount,
+                reason=reason,
+                actor=ACTOR,
+                now_ms=self.now_ms,
+                source=source,
+                expires_at=expiry_for(expires, self.settings, self.now_ms // 1000),
+                order_id=self.order_id,
+            )
+        )
+        self.issued.append({"customer_id": customer_id, "amount": amount, "kind": kind, "entry_id": entry.entry_id})
+        return entry.lots[0][0]
+
+    def ignore(self, detail: str) -> None:
+        self.outcome, self.detail = "ignored", detail
+
+    def body(self) -> dict[str, Any]:
+        def money(value: int) -> dict[str, str]:
+            return money_json(value, self.currency)
+
+        return {
+            "event_id": self.event.id,
+            "type": self.event.type,
+            "order_id": self.order_id,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "captured": money(self.captured),
+            "returned": money(self.returned),
+            "released": money(self.released),
+            "taken_back": money(self.taken_back),
+            "issued": [{**i, "amount": money(i["amount"])} for i in self.issued],
+        }
+
+
+def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash: str) -> ApiResult:
+    order = event.order
+    total = parse_minor(order.total, order.currency, field="order.total", allow_zero=True)
+    stored, hold, stats = wallet_store.load_order_state(
+        merchant_id, order.id, order.checkout_id, order.customer_id, order.currency
+    )
+    if stored is not None and (stored.customer_id, stored.currency) != (order.customer_id, order.currency):
+        raise InvalidInput.on("order.customer_id", "differs from the customer or currency of this order's first event")
+    record = stored or OrderRecord(merchant_id, order.id, order.customer_id, order.currency, order.checkout_id)
+    run = _Run(merchant_id, event, settings, time.time_ns() // 1_000_000)
+    if event.id in record.events:
+        first = wallet_store.get_idempotency_record(merchant_id, event.id, wallet_store.ORDER_EVENT_IDEMPOTENCY)
+        if first is not None:
+            raise IdempotentReplay(first)  # the first answer (or 409 for another body)
+        # Seen, and its idempotency record has aged out: still nothing to do.
+        run.outcome, run.detail = "duplicate", "this event was applied before"
+        return ApiResult(200, run.body())
+    if len(record.events) >= MAX_EVENTS_PER_ORDER:
+        raise InvalidInput.on("order.id", f"an order takes at most {MAX_EVENTS_PER_ORDER} events")
+    checkout_hold = hold if order.checkout_id is not None and order.checkout_id == record.checkout_id else None
+    stats_write: tuple[int, CustomerStats] | None = None
+    hold_write: wallet_store.HoldRecord | None = None
+    if event.type == "order.paid":
+        record, stats_write, hold_write = _paid(run, record, checkout_hold, stats, total)
+    elif event.type == "order.cancelled":
+        record, hold_write = _cancelled(run, record, checkout_hold)
+    elif event.type == "order.refunded":
+        record = _refunded(run, record, total)
+    elif event.type == "order.updated":
+        record = _updated(run, record, total)
+    elif record.paid or record.cancelled:
+        run.ignore("the order is already paid or cancelled")
+    else:
+        run.detail = "payment failed: the hold stays until it expires or the payment succeeds"
+    body = run.body()
+    after = replace(record, version=record.version + 1, events=(*record.events, event.id))
+    wallet_store.commit_order_event(
+        wallets=list(run.wallets.values()),
+        order_before_version=record.version,
+        order=after,
+        stats=stats_write,
+        hold=hold_write,
+        idempotency=wallet_store.IdempotentWrite(
+            merchant_id=merchant_id,
+            key=event.id,
+            request_hash=request_hash,
+            status=200,
+            body=json.dumps(body, separators=(",", ":")),
+            now=run.now_ms // 1000,
+            sort_key=wallet_store.ORDER_EVENT_IDEMPOTENCY,
+        ),
+    )
+    logger.info(
+        "order event applied",
+        extra={
+            "event_type": event.type,
+            "order_id": order.id,
+            "outcome": run.outcome,
+            "captured": run.captured,
+            "returned": run.returned,
+            "released": run.released,
+            "issued": len(run.issued),
+        },
+    )
+    return ApiResult(200, body)
+
+
+def _check_hold(record: OrderRecord, hold: wallet_store.HoldRecord) -> None:
+    if hold.currency != record.currency:
+        raise InvalidInput.on("order.currency", f"the checkout's credit is in {hold.currency}")
+    if code_of(hold.customer_id) is None and hold.customer_id != record.customer_id:
+        raise InvalidInput.on("order.checkout_id", "the checkout belongs to another customer")
+    if hold.order_id not in (None, record.order_id):
+        raise CheckoutConflict(detail=f"the checkout's credit belongs to order {hold.order_id!r}")
+
+
+def _claim_captured(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord) -> OrderRecord:
+    """The checkout spent the credit at apply (``capture: true``): the order takes it over."""
+    run.captured = hold.amount
+    return replace(record, holder=hold.customer_id, captured=hold.amount, spent_lots=hold.captured_lots)
+
+
+def _paid(
+    run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | None, stats: CustomerStats, total: int
+) -> tuple[OrderRecord, tuple[int, CustomerStats] | None, wallet_store.HoldRecord | None]:
+    if record.paid:
+        run.ignore("the order is already paid")
+        return record, None, None
+    if record.cancelled:
+        run.ignore("the order was cancelled before it was paid; nothing captured")
+        return record, None, None
+    hold_write = None
+    if hold is not None:
+        _check_hold(record, hold)
+        if hold.state == "captured":
+            record = _claim_captured(run, record, hold)
+            hold_write = replace(hold, order_id=record.order_id)
+        elif hold.state == "open":
+            record, hold_write = _capture(run, record, hold)
+        else:
+            run.detail = "the checkout's hold was released before payment: no credit captured"
+    record = replace(record, paid=True, paid_total=total)
+    units = [
+        (item, parse_minor(item.credit_amount or item.unit_price, run.currency, field="order.items", allow_zero=True))
+        for item in run.event.order.items
+        if item.store_credit_product
+    ]
+    if sum(item.quantity for item, amount in units if amount) > MAX_CREDIT_UNITS:
+        raise InvalidInput.on("order.items", f"at most {MAX_CREDIT_UNITS} units of store-credit products per order")
+    issued = list(record.issued)
+    rules = [rule.model_dump(mode="json") for rule in run.settings.earning_rules]
+    rewards, stats_after = earn(
+        rules,
+        buyer=record.customer_id,
+        referrer=run.event.order.referrer_customer_id,
+        total=total,
+        currency=run.currency,
+        stats=stats,
+    )
+    for reward in rewards:
+        expires = run.settings.earning_rules[reward.rule].expires
+        lot_id = run.issue(
+            reward.customer_id, reward.amount, kind="reward", reason=reward.reason, source="reward", expires=expires
+        )
+        issued.append(IssuedCredit(reward.customer_id, lot_id, reward.amount, "reward"))
+    for item, amount in units:
+        recipient = item.recipient_customer_id or record.customer_id
+        reason = "Store credit purchase" if recipient == record.customer_id else "Gift of store credit"
+        for _ in range(item.quantity if amount else 0):
+            lot_id = run.issue(recipient, amount, kind="product", reason=reason, source="purchase", expires=None)
+            issued.append(IssuedCredit(recipient, lot_id, amount, "product"))
+    record = _settle_returns(run, replace(record, issued=tuple(issued)))  # refunds that came before payment
+    return record, (stats.version, replace(stats_after, version=stats.version + 1)), hold_write
+
+
+def _capture(
+    run: _Run, record: OrderRecord, hold_record: wallet_store.HoldRecord
+) -> tuple[OrderRecord, wallet_store.HoldRecord | None]:
+    """Spend exactly what the checkout's hold reserved, lot by lot (also past the hold's time,
+    as long as the expiry job has not released it: the order was placed while it held)."""
+    edits = run.wallet(hold_record.customer_id)
+    hold = edits.after.holds.get(hold_record.checkout_id)
+    if hold is None:
+        run.detail = "the checkout's hold was released before payment: no credit captured"
+        return record, None
+    freed = release_hold(edits.after, hold.checkout_id)
+    spent = snapshot_allocations(freed, hold.lots)
+    edits.apply(
+        spend_allocations(
+            freed,
+            allocations=hold.lots,
+            reason="Order paid",
+            actor=ACTOR,
+            now_ms=run.now_ms,
+            entry_type="capture",
+            order_id=record.order_id,
+        )
+    )
+    run.captured = hold.amount
+    hold_write = replace(
+        hold_record,
+        state="captured",
+        order_id=record.order_id,
+        expires_at=None,
+        updated_ms=run.now_ms,
+        captured_lots=spent,
+    )
+    return replace(record, holder=hold_record.customer_id, captured=hold.amount, spent_lots=spent), hold_write
+
+
+def _settle_returns(run: _Run, record: OrderRecord, reason: str = "Order refunded") -> OrderRecord:
+    """Move the credit returned so far up to what every event so far says is due back."""
+    due = record.credit_due_back() - record.returned
+    if due <= 0 or record.holder is None:
+        return record
+    edits = run.wallet(record.holder)
+    changes, record = return_credit(edits.after, record, due, reason=reason, actor=ACTOR, now_ms=run.now_ms)
+    for change in changes:
+        edits.apply(change)
+    run.returned += due
+    return record
+
+
+def _cancelled(
+    run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | None
+) -> tuple[OrderRecord, wallet_store.HoldRecord | None]:
+    if record.cancelled:
+        run.ignore("the order is already cancelled")
+        return record, None
+    record = replace(record, cancelled=True)
+    hold_write = None
+    if not record.paid and hold is not None:
+        _check_hold(record, hold)
+        if hold.state == "captured":
+            record = _claim_captured(run, record, hold)
+            run.captured = 0  # claimed to be returned, not captured by this event
+            hold_write = replace(hold, order_id=record.order_id)
+        elif hold.state == "open":
+            edits = run.wallet(hold.customer_id)
+            open_hold = edits.after.holds.get(hold.checkout_id)
+            if open_hold is not None:
+                edits.after = release_hold(edits.after, hold.checkout_id)
+                run.released = open_hold.amount
+                hold_write = replace(
+                    hold, state="released", order_id=record.order_id, expires_at=None, updated_ms=run.now_ms
+                )
+    record = _settle_returns(run, record, reason="Order cancelled")
+    if record.issued and not record.taken_back:
+        for issued in record.issued:
+            edits = run.wallet(issued.customer_id)
+            change = take_back(
+                edits.after, issued, reason="Order cancelled", actor=ACTOR, now_ms=run.now_ms, order_id=record.order_id
+            )
+            if change is not None:
+                edits.apply(change)
+                run.taken_back += -change.entry.amount
+        record = replace(record, taken_back=True)
+    return record, hold_write
+
+
+def _refunded(run: _Run, record: OrderRecord, total: int) -> OrderRecord:
+    refund = run.event.order.refund
+    assert refund is not None  # the model requires it for order.refunded
+    amount = parse_minor(refund.amount, run.currency, field="order.refund.amount")
+    if record.cancelled:
+        run.ignore("the order is cancelled: its credit came back then")
+        return record
+    check_refund_room(record, amount, total)
+    if refund.to == "store_credit":
+        run.issue(record.customer_id, amount, kind="refund", reason="Order refunded", source="refund", expires=None)
+        return replace(record, refunded_store_credit=record.refunded_store_credit + amount)
+    record = replace(record, refunded_original=record.refunded_original + amount)
+    if not record.paid:
+        run.detail = "recorded: the credit comes back when the order is paid"
+    return _settle_returns(run, record)
+
+
+def _updated(run: _Run, record: OrderRecord, total: int) -> OrderRecord:
+    if record.cancelled:
+        run.ignore("the order is cancelled")
+        return record
+    lowest = total if record.lowest_total is None else min(record.lowest_total, total)
+    record = replace(record, lowest_total=lowest)
+    if not record.paid:
+        run.detail = "recorded: applied when the order is paid"
+    return _settle_returns(run, record, reason="Order updated")

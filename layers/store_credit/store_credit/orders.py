@@ -1,0 +1,371 @@
+"""Orders: what the order webhook's events do to wallets. Pure decisions, no I/O.
+
+An order's record is a small state built from its events, and every money movement is derived
+from that state rather than from the event alone. "Credit returned so far" only ever moves up
+to "credit that should be back by now", so events can arrive in any order and any number of
+times: a refund before the order is paid waits in the record and is settled by the capture; a
+cancel after a partial refund returns only the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from store_credit.errors import InsufficientCredit, InvalidInput
+from store_credit.ids import ulid
+from store_credit.lots import Lot, Restrictions
+from store_credit.money import exponent
+from store_credit.wallet import LedgerEntry, Wallet, WalletChange, _by_source, _entry_time
+
+# Every event is one TransactWriteItems (≤ 100 items): the wallets, a ledger entry per credit
+# issued and the order's own items must fit, so an order may carry at most this many units of
+# store-credit products.
+MAX_CREDIT_UNITS = 40
+MAX_EVENTS_PER_ORDER = 200  # event ids kept on the order: duplicates stay duplicates forever
+
+
+@dataclass(frozen=True)
+class LotSnapshot:
+    """A lot as it was when the order spent from it: credit returned later goes back into it
+    (with its own expiry, source and restrictions) even if it has meanwhile left the wallet."""
+
+    lot_id: str
+    original: int
+    issued_at: int
+    source: str
+    expires_at: int | None
+    valid_from: int | None
+    restrictions: Restrictions
+
+    @classmethod
+    def of(cls, lot: Lot) -> LotSnapshot:
+        return cls(
+            lot.lot_id, lot.original, lot.issued_at, lot.source, lot.expires_at, lot.valid_from, lot.restrictions
+        )
+
+
+@dataclass(frozen=True)
+class SpentLot:
+    lot: LotSnapshot
+    spent: int
+    returned: int = 0
+
+
+@dataclass(frozen=True)
+class IssuedCredit:
+    """Credit the order gave (a store-credit product unit or a reward), taken back if cancelled."""
+
+    customer_id: str
+    lot_id: str
+    amount: int
+    kind: str  # product | reward
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    merchant_id: str
+    order_id: str
+    customer_id: str
+    currency: str
+    checkout_id: str | None = None
+    version: int = 0  # 0: not stored yet
+    holder: str | None = None  # the wallet the order's credit came from (customer, or a code)
+    paid: bool = False
+    cancelled: bool = False
+    paid_total: int = 0  # what was charged, after store credit, when paid
+    captured: int = 0  # store credit the order spent
+    spent_lots: tuple[SpentLot, ...] = ()
+    returned: int = 0  # of ``captured``, given back so far
+    refunded_original: int = 0  # order value refunded to the original payment methods
+    refunded_store_credit: int = 0  # order value refunded as new store credit
+    lowest_total: int | None = None  # the lowest total an order.updated reported
+    issued: tuple[IssuedCredit, ...] = ()
+    taken_back: bool = False
+    events: tuple[str, ...] = ()
+
+    @property
+    def gross(self) -> int:
+        """The order's value: what was charged plus the store credit spent."""
+        return self.paid_total + self.captured
+
+    def credit_due_back(self) -> int:
+        """How much of the spent credit should be back in the wallet, given every event so far."""
+        spent = self.captured
+        if spent == 0:
+            return 0
+        if self.cancelled:
+            # Everything not yet refunded comes back, credit first; value already refunded (as
+            # new credit or to the card) is not refunded twice.
+            unrefunded = max(0, self.gross - self.refunded_store_credit - self.refunded_original)
+            return self.returned + min(spent - self.returned, unrefunded)
+        # A refund to the original methods returns credit in proportion to how the order was
+        # paid (cumulative, half-up, so partial refunds add up to exactly ``spent``).
+        proportional = (2 * self.refunded_original * spent + self.gross) // (2 * self.gross) if self.gross else 0
+        excess = max(0, spent - self.lowest_total) if self.lowest_total is not None else 0
+        # Both describe the same lost value; the larger covers it, adding them would pay twice.
+        return min(spent, max(proportional, excess, self.returned))
+
+
+@dataclass
+class WalletEdits:
+    """Several changes to one wallet in one event (capture, then a reward, …) become one put,
+    conditioned on the version read, with one ledger entry per change."""
+
+    before: Wallet
+    after: Wallet
+    entries: list[LedgerEntry]
+
+    @classmethod
+    def of(cls, wallet: Wallet) -> WalletEdits:
+        return cls(wallet, wallet, [])
+
+    def apply(self, change: WalletChange) -> LedgerEntry:
+        self.after = change.after
+        self.entries.append(change.entry)
+        return change.entry
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not self.before
+
+
+def snapshot_allocations(wallet: Wallet, allocations: tuple[tuple[str, int], ...]) -> tuple[SpentLot, ...]:
+    return tuple(SpentLot(LotSnapshot.of(wallet.lots[lot_id]), spent) for lot_id, spent in allocations if spent)
+
+
+def return_credit(
+    wallet: Wallet,
+    record: OrderRecord,
+    amount: int,
+    *,
+    reason: str,
+    actor: str,
+    now_ms: int,
+) -> tuple[list[WalletChange], OrderRecord]:
+    """Put ``amount`` of the order's spent credit back into the lots it came from, the lot spent
+    last first. A lot that has expired meanwhile gets the credit and loses it again at once:
+    a refund entry, then an expiry entry, so the ledger shows both."""
+    if amount <= 0:
+        return [], record
+    left = amount
+    lots = dict(wallet.lots)
+    moves: list[tuple[str, int]] = []
+    sources: list[tuple[str, int]] = []
+    spent_lots = list(record.spent_lots)
+    for index in reversed(range(len(spent_lots))):
+        spent_lot = spent_lots[index]
+        back = min(left, spent_lot.spent - spent_lot.returned)
+        if back <= 0:
+            continue
+        snap = spent_lot.lot
+        current = lots.get(snap.lot_id)
+        if current is not None:
+            lots[snap.lot_id] = replace(current, remaining=current.remaining + back)
+        else:
+            lots[snap.lot_id] = Lot(
+                lot_id=snap.lot_id,
+                original=snap.original,
+                remaining=back,
+                issued_at=snap.issued_at,
+                source=snap.source,
+                expires_at=snap.expires_at,
+                valid_from=snap.valid_from,
+                restrictions=snap.restrictions,
+            )
+        spent_lots[index] = replace(spent_lot, returned=spent_lot.returned + back)
+        moves.append((snap.lot_id, back))
+        sources.append((snap.source, back))
+        left -= back
+        if left == 0:
+            break
+    if left:
+        # Cannot happen while ``credit_due_back`` ≤ ``captured``; refuse rather than invent credit.
+        raise InsufficientCredit(detail=f"order {record.order_id!r} has no more spent credit to return")
+    created_ms = _entry_time(wallet, now_ms)
+    after = replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
+    refund = LedgerEntry(
+        entry_id=ulid(created_ms),
+        seq=after.seq,
+        type="refund",
+        amount=amount,
+        balance_after=after.balance,
+        currency=wallet.currency,
+        reason=reason,
+        actor=actor,
+        created_ms=created_ms,
+        lots=tuple(moves),
+        by_source=_by_source(sources),
+        order_id=record.order_id,
+    )
+    changes = [WalletChange(wallet, after, refund)]
+    now = now_ms // 1000
+    for lot_id, _ in moves:
+        expiry = _expire_now(changes[-1].after, lot_id, now_ms) if lots[lot_id].is_expired(now) else None
+        if expiry is not None:
+            changes.append(expiry)
+    returned = replace(record, returned=record.returned + amount, spent_lots=tuple(spent_lots))
+    return changes, returned
+
+
+def _expire_now(wallet: Wallet, lot_id: str, now_ms: int) -> WalletChange | None:
+    lot = wallet.lots[lot_id]
+    lapsing = lot.remaining - lot.held
+    if lapsing <= 0:
+        return None
+    lots = dict(wallet.lots)
+    if lot.held:
+        lots[lot_id] = replace(lot, remaining=lot.held)
+    else:
+        del lots[lot_id]
+    created_ms = _entry_time(wallet, now_ms)
+    after = replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
+    entry = LedgerEntry(
+        entry_id=ulid(created_ms),
+        seq=after.seq,
+        type="expiry",
+        amount=-lapsing,
+        balance_after=after.balance,
+        currency=wallet.currency,
+        reason="Credit expired",
+        actor="system:expiry",
+        created_ms=created_ms,
+        lots=((lot_id, -lapsing),),
+        by_source=((lot.source, -lapsing),),
+        expires_at=lot.expires_at,
+    )
+    return WalletChange(wallet, after, entry)
+
+
+def take_back(
+    wallet: Wallet, issued: IssuedCredit, *, reason: str, actor: str, now_ms: int, order_id: str
+) -> WalletChange | None:
+    """Take back what is still unspent (and not held) of credit the order issued."""
+    lot = wallet.lots.get(issued.lot_id)
+    if lot is None:
+        return None
+    amount = min(issued.amount, lot.remaining - lot.held)
+    if amount <= 0:
+        return None
+    lots = dict(wallet.lots)
+    if lot.remaining == amount:
+        del lots[lot.lot_id]
+    else:
+        lots[lot.lot_id] = replace(lot, remaining=lot.remaining - amount)
+    created_ms = _entry_time(wallet, now_ms)
+    after = replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
+    entry = LedgerEntry(
+        entry_id=ulid(created_ms),
+        seq=after.seq,
+        type="debit",
+        amount=-amount,
+        balance_after=after.balance,
+        currency=wallet.currency,
+        reason=reason,
+        actor=actor,
+        created_ms=created_ms,
+        lots=((lot.lot_id, -amount),),
+        by_source=((lot.source, -amount),),
+        order_id=order_id,
+    )
+    return WalletChange(wallet, after, entry)
+
+
+# --- earning rules -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CustomerStats:
+    """Paid orders of one customer in one currency: what milestones and referrals look at."""
+
+    merchant_id: str
+    customer_id: str
+    currency: str
+    version: int = 0
+    orders: int = 0
+    spent: int = 0
+    fired: tuple[str, ...] = ()  # milestones already rewarded
+
+
+@dataclass(frozen=True)
+class Reward:
+    customer_id: str
+    amount: int
+    rule: int  # index of the rule in the merchant's settings (its own expiry applies)
+    reason: str
+
+
+def rule_minor(text: str, currency: str) -> int | None:
+    """A settings amount (no currency of its own) in the order's currency; None when it has
+    more decimals than the currency (``"0.50"`` in JPY): such a rule cannot pay in it."""
+    scaled = Decimal(text) * 10 ** exponent(currency)
+    return int(scaled) if scaled == scaled.to_integral_value() else None
+
+
+def percent_of(amount: int, percent: str) -> int:
+    """``percent``% of ``amount`` minor units, half-up to the minor unit."""
+    share = Decimal(amount) * Decimal(percent) / 100
+    return int(share.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
+
+
+def milestone_key(orders: int | None, spent: str | None) -> str:
+    return f"orders:{orders}" if orders is not None else f"spent:{Decimal(str(spent)).normalize()}"
+
+
+def earn(
+    rules: list[dict[str, Any]],
+    *,
+    buyer: str,
+    referrer: str | None,
+    total: int,
+    currency: str,
+    stats: CustomerStats,
+) -> tuple[list[Reward], CustomerStats]:
+    """The rewards one newly paid order earns, and the buyer's statistics after it.
+
+    ``total`` is what was charged (after store credit). Each milestone pays once per customer
+    and currency; a referral pays on the referee's first paid order only."""
+    after = replace(stats, orders=stats.orders + 1, spent=stats.spent + total)
+    rewards: list[Reward] = []
+    fired = list(stats.fired)
+    for index, rule in enumerate(rules):
+        if rule["type"] == "place_order":
+            per, credit = rule_minor(rule["per"], currency), rule_minor(rule["credit"], currency)
+            if per and credit and total >= per:
+                rewards.append(Reward(buyer, total // per * credit, index, "Reward for order"))
+        elif rule["type"] == "referral":
+            first_order = stats.orders == 0
+            if referrer is not None and referrer != buyer and first_order:
+                amount = (
+                    rule_minor(rule["fixed"], currency) or 0
+                    if rule.get("fixed") is not None
+                    else percent_of(total, rule["percent"])
+                )
+                if amount > 0:
+                    rewards.append(Reward(referrer, amount, index, "Referral reward"))
+        elif rule["type"] == "milestone":
+            key = milestone_key(rule.get("orders"), rule.get("spent"))
+            credit = rule_minor(rule["credit"], currency)
+            if key not in fired and credit and _reached(rule, after, currency):
+                fired.append(key)
+                rewards.append(Reward(buyer, credit, index, "Milestone reward"))
+    return rewards, replace(after, fired=tuple(fired))
+
+
+def _reached(rule: dict[str, Any], stats: CustomerStats, currency: str) -> bool:
+    if rule.get("orders") is not None:
+        return stats.orders >= int(rule["orders"])
+    threshold = rule_minor(rule["spent"], currency)
+    return threshold is not None and stats.spent >= threshold
+
+
+def check_refund_room(record: OrderRecord, amount: int, order_total: int) -> None:
+    """A refund may not take the order's refunds past its value."""
+    value = record.gross if record.paid else order_total + record.captured
+    refunded = record.refunded_original + record.refunded_store_credit
+    if refunded + amount > value:
+        raise InvalidInput.on(
+            "order.refund.amount",
+            f"refunds would reach {refunded + amount} minor units on an order worth {value}",
+        )

@@ -1,0 +1,529 @@
+"""POST /v1/webhooks/orders/{merchant_id}: every event type applied exactly once, in any order."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from tests.harness.api_client import Api, Merchant, OrderWebhook
+from tests.harness.audit import all_items, audit_wallet
+
+
+@pytest.fixture
+def hook(gateway: Any, merchant: Merchant) -> OrderWebhook:
+    return OrderWebhook(gateway, merchant)
+
+
+def order(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "ord_1",
+        "checkout_id": "chk_1",
+        "customer_id": "ann",
+        "currency": "USD",
+        "total": "70.00",
+        "items": [{"id": "line1", "product_id": "shoe", "quantity": 1, "unit_price": "100.00"}],
+        **fields,
+    }
+
+
+def apply(api: Api, amount: str, checkout_id: str = "chk_1", customer: str = "ann", **fields: Any) -> Any:
+    cart = {"currency": "USD", "items": [{"id": "line1", "quantity": 1, "unit_price": "100.00"}]}
+    body = {"checkout_id": checkout_id, "customer_id": customer, "cart": cart, "requested_amount": amount, **fields}
+    response = api.post("/v1/checkout/apply", body, key=None)
+    assert response.status == 200, response.json()
+    return response
+
+
+def money(response: Any, *path: str) -> str:
+    value = response.json()
+    for part in path:
+        value = value[part]
+    return str(value["amount"])
+
+
+def wallet(api: Api, customer: str = "ann") -> dict[str, Any]:
+    body: dict[str, Any] = api.wallet(customer).json()
+    return body
+
+
+def balances(api: Api, customer: str = "ann") -> tuple[str, str, str]:
+    w = wallet(api, customer)
+    return w["balance"]["amount"], w["available"]["amount"], w["held"]["amount"]
+
+
+def ledger(api: Api, customer: str = "ann") -> list[tuple[str, str]]:
+    items = api.get(f"/v1/customers/{customer}/transactions?limit=100").json()["items"]
+    return [(e["type"], e["amount"]["amount"]) for e in reversed(items)]
+
+
+def send_thrice(hook: OrderWebhook, event_type: str, body: dict[str, Any], event_id: str) -> Any:
+    """Deliver an event, then redeliver it twice: the answers must be the first one."""
+    first = hook.send(event_type, body, event_id)
+    assert first.status == 200, first.json()
+    for _ in range(2):
+        again = hook.send(event_type, body, event_id)
+        assert again.status == 200
+        assert again.json() == first.json()
+        assert again.headers.get("idempotent-replayed") == "true"
+    return first
+
+
+def consistent(merchant: Merchant, *customers: str) -> None:
+    for customer in customers or ("ann",):
+        audit_wallet(merchant.merchant_id, customer, "USD").assert_consistent()
+
+
+# --- order.paid ------------------------------------------------------------------------------
+
+
+def test_paid_captures_the_hold_once_however_often_it_arrives(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
+    # Given 50.00 of credit and a checkout holding 30.00 of it
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+
+    # When order.paid arrives three times
+    paid = send_thrice(hook, "order.paid", order(), "evt_paid")
+
+    # Then 30.00 is spent once, the hold is gone and the ledger shows one capture
+    assert paid.json()["outcome"] == "applied"
+    assert money(paid, "captured") == "30.00"
+    assert balances(api) == ("20.00", "20.00", "0.00")
+    assert ledger(api) == [("credit", "50.00"), ("capture", "-30.00")]
+    consistent(merchant)
+
+
+def test_paid_for_a_card_only_order_captures_nothing(api: Api, hook: OrderWebhook) -> None:
+    api.issue("ann", "10.00")
+    paid = send_thrice(hook, "order.paid", order(checkout_id=None), "evt_card")
+    assert money(paid, "captured") == "0.00"
+    assert balances(api) == ("10.00", "10.00", "0.00")
+
+
+def test_paid_after_the_hold_was_released_captures_nothing_and_says_so(api: Api, hook: OrderWebhook) -> None:
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    api.write("DELETE", "/v1/checkout/chk_1", None, key=None)
+    paid = hook.send("order.paid", order())
+    assert paid.status == 200
+    assert money(paid, "captured") == "0.00"
+    assert "released" in paid.json()["detail"]
+    assert balances(api) == ("50.00", "50.00", "0.00")
+
+
+def test_a_checkout_captured_at_apply_is_claimed_by_its_order(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
+    # Given a checkout that spent 30.00 at once (capture: true)
+    api.issue("ann", "50.00")
+    apply(api, "30.00", capture=True)
+    # When the order is paid, then cancelled
+    paid = hook.send("order.paid", order())
+    cancelled = send_thrice(hook, "order.cancelled", order(), "evt_cancel")
+    # Then the capture is the order's, and cancelling returns it
+    assert money(paid, "captured") == "30.00"
+    assert money(cancelled, "returned") == "30.00"
+    assert balances(api) == ("50.00", "50.00", "0.00")
+    consistent(merchant)
+
+
+def test_another_order_cannot_claim_a_checkout_an_order_already_took(api: Api, hook: OrderWebhook) -> None:
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    assert hook.send("order.paid", order()).status == 200
+    other = hook.send("order.paid", order(id="ord_2"))
+    assert other.status == 409
+    assert balances(api) == ("20.00", "20.00", "0.00")
+
+
+# --- order.cancelled -------------------------------------------------------------------------
+
+
+def test_cancel_returns_credit_into_the_lots_it_came_from_with_their_expiry(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a lot expiring in 30 days and one that never expires, both spent by an order
+    api.issue("ann", "10.00", expires={"days": 30}, reason="soon")
+    api.issue("ann", "30.00", expires={"never": True}, reason="never")
+    before = {lot["lot_id"]: lot for lot in wallet(api)["lots"]}
+    apply(api, "25.00")
+    hook.send("order.paid", order())
+    assert [lot["lot_id"] for lot in wallet(api)["lots"]] == ["lot_2"]  # lot_1 spent to zero
+
+    # When the order is cancelled (three deliveries)
+    cancelled = send_thrice(hook, "order.cancelled", order(), "evt_cancel")
+
+    # Then both lots are back whole, the expiring one with its own expiry
+    assert money(cancelled, "returned") == "25.00"
+    after = {lot["lot_id"]: lot for lot in wallet(api)["lots"]}
+    assert after.keys() == before.keys()
+    for lot_id, lot in before.items():
+        assert after[lot_id]["remaining"] == lot["remaining"]
+        assert after[lot_id]["expires_at"] == lot["expires_at"]
+        assert after[lot_id]["source"] == lot["source"]
+    assert ledger(api)[-1] == ("refund", "25.00")
+    consistent(merchant)
+
+
+def test_cancel_before_payment_releases_the_hold_and_a_late_paid_changes_nothing(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    cancelled = send_thrice(hook, "order.cancelled", order(), "evt_cancel")
+    assert money(cancelled, "released") == "30.00"
+    assert balances(api) == ("50.00", "50.00", "0.00")
+
+    late = send_thrice(hook, "order.paid", order(), "evt_paid")
+    assert late.json()["outcome"] == "ignored"
+    assert balances(api) == ("50.00", "50.00", "0.00")
+    assert ledger(api) == [("credit", "50.00")]
+    consistent(merchant)
+
+
+def test_credit_returned_into_a_lot_that_has_expired_expires_again_at_once(
+    api: Api, hook: OrderWebhook, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a lot that expires tomorrow, spent by an order
+    api.issue("ann", "10.00", expires={"days": 1})
+    apply(api, "10.00")
+    hook.send("order.paid", order())
+
+    # When the order is cancelled three days later
+    with shifted_clock(monkeypatch, days=3):
+        cancelled = hook.send("order.cancelled", order())
+
+    # Then the ledger shows the credit coming back and expiring again; nothing is spendable
+    assert money(cancelled, "returned") == "10.00"
+    assert ledger(api)[-2:] == [("refund", "10.00"), ("expiry", "-10.00")]
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
+@contextmanager
+def shifted_clock(monkeypatch: pytest.MonkeyPatch, *, days: int) -> Iterator[None]:
+    """Move the service's clock (and the webhook's signing clock) forward."""
+    offset = days * 86_400
+    real_time, real_ns = time.time, time.time_ns
+    with monkeypatch.context() as patch:
+        patch.setattr(time, "time", lambda: real_time() + offset)
+        patch.setattr(time, "time_ns", lambda: real_ns() + offset * 1_000_000_000)
+        yield
+
+
+# --- order.refunded --------------------------------------------------------------------------
+
+
+def test_refund_to_original_returns_credit_in_proportion(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
+    # Given an order of 100.00: 30.00 in store credit, 70.00 charged
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    hook.send("order.paid", order(total="70.00"))
+
+    # When half of it is refunded to the original payment methods
+    refund = {"amount": "50.00", "to": "original"}
+    first = send_thrice(hook, "order.refunded", order(refund=refund), "evt_r1")
+
+    # Then 15.00 of credit comes back (30% of 50.00); the second half brings the rest
+    assert money(first, "returned") == "15.00"
+    second = send_thrice(hook, "order.refunded", order(refund=refund), "evt_r2")
+    assert money(second, "returned") == "15.00"
+    assert balances(api) == ("30.00", "30.00", "0.00")
+
+    # And a third refund is more than the order was worth: refused, nothing changes
+    third = hook.send("order.refunded", order(refund=refund))
+    assert third.status == 422
+    assert balances(api) == ("30.00", "30.00", "0.00")
+    consistent(merchant)
+
+
+def test_partial_refund_then_cancel_never_returns_more_than_was_spent(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    hook.send("order.paid", order(total="70.00"))
+    hook.send("order.refunded", order(refund={"amount": "50.00", "to": "original"}))
+
+    cancelled = send_thrice(hook, "order.cancelled", order(), "evt_cancel")
+
+    assert money(cancelled, "returned") == "15.00"
+    assert balances(api) == ("30.00", "30.00", "0.00")
+    late_refund = hook.send("order.refunded", order(refund={"amount": "20.00", "to": "store_credit"}))
+    assert late_refund.json()["outcome"] == "ignored"
+    assert balances(api) == ("30.00", "30.00", "0.00")
+    consistent(merchant)
+
+
+def test_refund_to_store_credit_works_for_a_card_paid_order(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
+    hook.send("order.paid", order(checkout_id=None, total="40.00"))
+    refund = {"amount": "15.00", "to": "store_credit"}
+    refunded = send_thrice(hook, "order.refunded", order(checkout_id=None, total="40.00", refund=refund), "evt_refund")
+    assert [(i["kind"], i["amount"]["amount"]) for i in refunded.json()["issued"]] == [("refund", "15.00")]
+    assert balances(api) == ("15.00", "15.00", "0.00")
+    assert wallet(api)["lots"][0]["source"] == "refund"
+    consistent(merchant)
+
+
+def test_a_full_refund_as_store_credit_then_cancel_returns_no_more(api: Api, hook: OrderWebhook) -> None:
+    # Given an order of 100.00 (30.00 credit + 70.00 charged) refunded in full as new credit
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    hook.send("order.paid", order(total="70.00"))
+    hook.send("order.refunded", order(refund={"amount": "100.00", "to": "store_credit"}))
+    assert balances(api) == ("100.00", "100.00", "0.00")
+    # When it is cancelled as well, then nothing more comes back: it was refunded already
+    cancelled = hook.send("order.cancelled", order())
+    assert money(cancelled, "returned") == "0.00"
+    assert balances(api) == ("100.00", "100.00", "0.00")
+
+
+def test_a_refund_that_arrives_before_the_payment_is_settled_by_it(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a checkout holding 30.00 of an order worth 100.00
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    # When the refund event overtakes the payment event
+    early = send_thrice(hook, "order.refunded", order(refund={"amount": "50.00", "to": "original"}), "evt_r")
+    assert money(early, "returned") == "0.00"
+    assert balances(api) == ("30.00", "0.00", "30.00")
+    paid = send_thrice(hook, "order.paid", order(), "evt_paid")
+    # Then the payment captures 30.00 and returns the refund's 15.00 at once
+    assert (money(paid, "captured"), money(paid, "returned")) == ("30.00", "15.00")
+    assert balances(api) == ("15.00", "15.00", "0.00")
+    assert ledger(api) == [("credit", "30.00"), ("capture", "-30.00"), ("refund", "15.00")]
+    consistent(merchant)
+
+
+# --- order.updated / order.failed -------------------------------------------------------------
+
+
+def test_updated_with_a_lower_total_returns_what_the_credit_now_exceeds(api: Api, hook: OrderWebhook) -> None:
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    hook.send("order.paid", order(total="70.00"))
+    lowered = send_thrice(hook, "order.updated", order(total="20.00"), "evt_u1")
+    assert money(lowered, "returned") == "10.00"
+    raised = hook.send("order.updated", order(total="25.00"))
+    assert money(raised, "returned") == "0.00"
+    assert balances(api) == ("10.00", "10.00", "0.00")
+
+
+def test_failed_keeps_the_hold_and_a_retried_payment_captures_it(api: Api, hook: OrderWebhook) -> None:
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    failed = send_thrice(hook, "order.failed", order(), "evt_failed")
+    assert failed.json()["outcome"] == "applied"
+    assert balances(api) == ("50.00", "20.00", "30.00")
+    assert money(hook.send("order.paid", order()), "captured") == "30.00"
+    assert balances(api) == ("20.00", "20.00", "0.00")
+
+
+# --- earning rules -----------------------------------------------------------------------------
+
+
+def set_rules(api: Api, *rules: dict[str, Any]) -> None:
+    assert api.put("/v1/settings", {"earning_rules": list(rules)}).status == 200
+
+
+def test_place_order_rule_gives_one_per_twenty_spent(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
+    set_rules(api, {"type": "place_order", "per": "20.00", "credit": "1.00"})
+    paid = send_thrice(hook, "order.paid", order(checkout_id=None, total="100.00"), "evt_paid")
+    assert [(i["kind"], i["amount"]["amount"]) for i in paid.json()["issued"]] == [("reward", "5.00")]
+    assert balances(api) == ("5.00", "5.00", "0.00")
+    assert wallet(api)["lots"][0]["source"] == "reward"
+    consistent(merchant)
+
+
+def test_referral_pays_ten_percent_of_the_first_order_to_the_referrer(api: Api, hook: OrderWebhook) -> None:
+    set_rules(api, {"type": "referral", "percent": "10", "expires": {"days": 30}})
+    first = order(checkout_id=None, total="100.00", referrer_customer_id="rita")
+    send_thrice(hook, "order.paid", first, "evt_first")
+    assert balances(api, "rita") == ("10.00", "10.00", "0.00")
+    assert wallet(api, "rita")["lots"][0]["expires_at"] is not None
+    # A second order by the same referee pays no referral
+    hook.send("order.paid", order(id="ord_2", checkout_id=None, total="100.00", referrer_customer_id="rita"))
+    assert balances(api, "rita") == ("10.00", "10.00", "0.00")
+
+
+def test_milestones_fire_once(api: Api, hook: OrderWebhook) -> None:
+    set_rules(
+        api,
+        {"type": "milestone", "orders": 2, "credit": "10.00"},
+        {"type": "milestone", "spent": "150.00", "credit": "15.00"},
+    )
+    for n in range(1, 5):
+        hook.send("order.paid", order(id=f"ord_{n}", checkout_id=None, total="60.00"))
+        hook.send("order.paid", order(id=f"ord_{n}", checkout_id=None, total="60.00"))  # another delivery
+    # 2 orders → 10.00; 180.00 spent by the 3rd → 15.00; nothing after
+    assert [(t, a) for t, a in ledger(api)] == [("credit", "10.00"), ("credit", "15.00")]
+
+
+def test_cancelling_takes_back_unspent_rewards(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00"))
+    api.debit("ann", "4.00")
+    cancelled = send_thrice(hook, "order.cancelled", order(checkout_id=None, total="100.00"), "evt_cancel")
+    assert money(cancelled, "taken_back") == "6.00"
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
+# --- selling store credit -----------------------------------------------------------------------
+
+
+def test_store_credit_products_issue_one_lot_per_unit_to_buyer_or_recipient(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    items = [
+        {"id": "gc", "quantity": 2, "unit_price": "10.00", "credit_amount": "12.00", "store_credit_product": True},
+        {
+            "id": "gift",
+            "quantity": 1,
+            "unit_price": "25.00",
+            "store_credit_product": True,
+            "recipient_customer_id": "bob",
+        },
+        {"id": "mug", "quantity": 1, "unit_price": "8.00"},
+    ]
+    paid = send_thrice(hook, "order.paid", order(checkout_id=None, total="53.00", items=items), "evt_paid")
+
+    assert sorted((i["customer_id"], i["amount"]["amount"]) for i in paid.json()["issued"]) == [
+        ("ann", "12.00"),
+        ("ann", "12.00"),
+        ("bob", "25.00"),
+    ]
+    assert [lot["remaining"]["amount"] for lot in wallet(api)["lots"]] == ["12.00", "12.00"]
+    assert wallet(api)["lots"][0]["source"] == "purchase"
+    assert balances(api, "bob") == ("25.00", "25.00", "0.00")
+
+    # When Ann spends 5.00 and the order is cancelled, what is still unspent is taken back
+    api.debit("ann", "5.00")
+    cancelled = hook.send("order.cancelled", order(checkout_id=None, total="53.00", items=items))
+    assert money(cancelled, "taken_back") == "44.00"
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    assert balances(api, "bob") == ("0.00", "0.00", "0.00")
+    consistent(merchant, "ann", "bob")
+
+
+def test_too_many_credit_units_in_one_order_is_refused(api: Api, hook: OrderWebhook) -> None:
+    items = [{"id": "gc", "quantity": 41, "unit_price": "1.00", "store_credit_product": True}]
+    response = hook.send("order.paid", order(checkout_id=None, total="41.00", items=items))
+    assert response.status == 422
+    assert api.wallet("ann").status == 404
+
+
+# --- the event itself ----------------------------------------------------------------------------
+
+
+def test_the_same_event_id_with_another_body_is_a_conflict(api: Api, hook: OrderWebhook) -> None:
+    api.issue("ann", "10.00")
+    hook.send("order.paid", order(checkout_id=None), "evt_1")
+    response = hook.send("order.paid", order(checkout_id=None, total="1.00"), "evt_1")
+    assert response.status == 409
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_order_keeps_its_customer(api: Api, hook: OrderWebhook) -> None:
+    hook.send("order.paid", order(checkout_id=None))
+    response = hook.send("order.cancelled", order(checkout_id=None, customer_id="mallory"))
+    assert response.status == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"type": "order.paid", "order": order()}, "id"),
+        ({"id": "e", "type": "order.shipped", "order": order()}, "type"),
+        ({"id": "e", "type": "order.paid", "order": order(total=70)}, "order.total"),
+        ({"id": "e", "type": "order.paid", "order": order(total="1.234")}, "order.total"),
+        ({"id": "e", "type": "order.refunded", "order": order()}, "body"),
+        ({"id": "e", "type": "order.paid", "order": order(currency="XXY")}, "order.currency"),
+    ],
+)
+def test_a_signed_but_invalid_event_is_422_and_writes_nothing(
+    hook: OrderWebhook, body: dict[str, Any], field: str
+) -> None:
+    before = len(all_items())
+    response = hook.post(body)
+    assert response.status == 422, response.json()
+    problem = response.json()
+    assert problem["status"] == 422
+    assert field in {e["field"] for e in problem["errors"]} or field in problem["detail"]
+    assert len(all_items()) == before
+
+
+def test_a_body_that_is_not_json_is_refused(hook: OrderWebhook) -> None:
+    response = hook.post(b"{not json")
+    assert response.status in (400, 422)
+
+
+# --- signatures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def paid_event(api: Api, hook: OrderWebhook) -> Iterator[dict[str, Any]]:
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    yield hook.event("order.paid", order())
+    # Whatever was refused, the hold is untouched
+    assert balances(api) == ("50.00", "20.00", "30.00")
+
+
+def refused(response: Any) -> None:
+    assert response.status == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("invalid-signature")
+
+
+def test_a_tampered_body_is_refused(hook: OrderWebhook, paid_event: dict[str, Any], merchant: Merchant) -> None:
+    import json
+
+    from store_credit.webhook_signatures import sign
+
+    raw = json.dumps(paid_event).encode()
+    header = sign(merchant.webhook_secret, int(time.time()), raw)
+    tampered = raw.replace(b"70.00", b"7.00")
+    before = len(all_items())
+    refused(hook.post(tampered, signature=header))
+    assert len(all_items()) == before
+
+
+def test_a_wrong_secret_is_refused(hook: OrderWebhook, paid_event: dict[str, Any]) -> None:
+    refused(hook.post(paid_event, secret="whsec_someone_else_entirely"))
+
+
+def test_an_old_or_future_timestamp_is_refused(hook: OrderWebhook, paid_event: dict[str, Any]) -> None:
+    refused(hook.post(paid_event, timestamp=int(time.time()) - 301))
+    refused(hook.post(paid_event, timestamp=int(time.time()) + 301))
+
+
+def test_a_missing_or_malformed_header_is_refused(hook: OrderWebhook, paid_event: dict[str, Any]) -> None:
+    refused(hook.post(paid_event, signature=None))
+    refused(hook.post(paid_event, signature="v1=abc"))
+    refused(hook.post(paid_event, signature="t=notanumber,v1=abc"))
+
+
+def test_another_merchants_secret_or_an_unknown_merchant_is_refused(
+    hook: OrderWebhook, paid_event: dict[str, Any]
+) -> None:
+    from tests.harness.api_client import make_merchant
+
+    other = make_merchant("other")
+    refused(hook.post(paid_event, secret=other.webhook_secret))
+    refused(hook.post(paid_event, merchant_id="nobody"))
+
+
+def test_after_a_rotation_both_secrets_verify_during_the_grace_period(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    api.issue("ann", "50.00")
+    old_secret = merchant.webhook_secret
+    assert api.put("/v1/settings", {"webhook_secret": "whsec_rotated_0123456789"}).status == 200
+    assert hook.send("order.paid", order(id="o1", checkout_id=None), secret="whsec_rotated_0123456789").status == 200
+    assert hook.send("order.paid", order(id="o2", checkout_id=None), secret=old_secret).status == 200
+    # A second rotation retires the first secret for good
+    assert api.put("/v1/settings", {"webhook_secret": "whsec_rotated_again_012345"}).status == 200
+    refused(hook.send("order.paid", order(id="o3", checkout_id=None), secret=old_secret))
