@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-from tests.harness.api_client import Api
+from tests.harness.api_client import Api, Merchant, OrderWebhook
 from tests.harness.audit import all_items
 from tests.harness.faults import count_calls
 
@@ -40,6 +40,29 @@ def with_hold(api: Api, customer: str) -> None:
     with_credit(api, customer)
     body = {"checkout_id": f"chk-{customer}", "customer_id": customer, "cart": cart("20.00")}
     assert api.post("/v1/checkout/apply", body, key=None).status == 200
+
+
+SECRETS: dict[int, str] = {}
+
+
+def with_open_order(api: Api, customer: str) -> None:
+    from store_credit import wallet_store
+
+    with_hold(api, customer)
+    # The order system knows its secret: read it here, outside the calls being counted and faulted.
+    SECRETS[id(api)] = str(wallet_store.load_settings("acme").webhook_secret)  # type: ignore[union-attr]
+
+
+def order_event(api: Api, customer: str, event_type: str, **order: Any) -> Any:
+    """An order event for this customer's order, signed as the order system would sign it."""
+    hook = OrderWebhook(api.gateway, Merchant("acme", "", SECRETS[id(api)]))
+    body = {"id": f"o-{customer}", "checkout_id": f"chk-{customer}", "customer_id": customer, "currency": "USD"}
+    return hook.send(event_type, {**body, "total": "80.00", **order}, f"{event_type}-{customer}")
+
+
+def with_paid_order(api: Api, customer: str) -> None:
+    with_open_order(api, customer)
+    assert order_event(api, customer, "order.paid").status == 200
 
 
 OPERATIONS = [
@@ -78,6 +101,18 @@ OPERATIONS = [
             {"amount": {"amount": "5.00", "currency": "USD"}, "mode": "grant", "period": "monthly"},
             key=f"plan-{c}",
         ),
+    ),
+    Operation("order paid", with_open_order, lambda api, c: order_event(api, c, "order.paid")),
+    Operation("order cancelled", with_paid_order, lambda api, c: order_event(api, c, "order.cancelled")),
+    Operation(
+        "order refunded",
+        with_paid_order,
+        lambda api, c: order_event(api, c, "order.refunded", refund={"amount": "50.00", "to": "original"}),
+    ),
+    Operation(
+        "order refunded as credit",
+        with_paid_order,
+        lambda api, c: order_event(api, c, "order.refunded", refund={"amount": "5.00", "to": "store_credit"}),
     ),
 ]
 

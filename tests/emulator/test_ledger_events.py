@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 
-from tests.harness.api_client import Api, make_merchant
+from tests.harness.api_client import Api, OrderWebhook, make_merchant
 from tests.harness.gateway import Gateway
 from tests.harness.pumps import StreamPump, matches
 
@@ -103,3 +103,36 @@ def test_the_templates_filter_lets_only_new_ledger_entries_through() -> None:
     holds = StreamPump().patterns[1]
     assert matches(holds, {"eventName": "MODIFY", "dynamodb": {"Keys": {"SK": {"S": "HOLD"}}}})
     assert not matches(holds, {"eventName": "REMOVE", "dynamodb": {"Keys": {"SK": {"S": "HOLD"}}}})
+
+
+def test_order_events_become_captured_refunded_and_issued_events(emulator: str) -> None:
+    # Given a customer whose checkout holds 30.00 and a merchant paying 1.00 per 20.00 spent
+    merchant = make_merchant("acme")
+    gateway = Gateway()
+    api = Api(gateway, merchant.api_key)
+    hook = OrderWebhook(gateway, merchant)
+    received = capture_bus()
+    pump = StreamPump()
+    api.issue("cus_1", "30.00")
+    assert api.put("/v1/settings", {"earning_rules": [{"type": "place_order", "per": "20.00", "credit": "1.00"}]})
+    body = {"currency": "USD", "items": [{"id": "a", "quantity": 1, "unit_price": "100.00"}]}
+    api.post("/v1/checkout/apply", {"checkout_id": "chk_1", "customer_id": "cus_1", "cart": body}, key=None)
+    pump.pump()
+    received()
+
+    # When the order is paid, then half refunded to the card (each delivered twice)
+    order = {"id": "ord_1", "checkout_id": "chk_1", "customer_id": "cus_1", "currency": "USD", "total": "70.00"}
+    refund = {**order, "refund": {"amount": "50.00", "to": "original"}}
+    for event_type, body_ in (("order.paid", order), ("order.refunded", refund)):
+        event = hook.event(event_type, body_)
+        assert hook.post(event).status == 200
+        assert hook.post(event).status == 200
+    pump.pump()
+
+    # Then the bus carries the capture, the reward and the refund once each, with the order id
+    events = [(e["detail-type"], e["detail"]["amount"]["amount"], e["detail"]["order_id"]) for e in received()]
+    assert events == [
+        ("credit.captured", "-30.00", "ord_1"),
+        ("credit.issued", "3.00", "ord_1"),
+        ("credit.refunded", "15.00", "ord_1"),
+    ]
