@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import order_service
-from store_credit.http_problems import json_result, new_resolver, resolve
+from store_credit.http_problems import json_result, new_resolver
 from store_credit.models import OrderEventOut
 from store_credit.observability import logger, metrics
 
@@ -41,4 +41,6 @@ def order_event(merchant_id: MerchantId, x_signature: Signature = None) -> Respo
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return resolve(app, event, context)
+    # Not behind the JSON-only guard of the API routes: the signature is checked over the raw
+    # bytes whatever their declared type, so an unsigned request is a 401 and nothing else.
+    return app.resolve(event, context)

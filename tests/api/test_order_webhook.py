@@ -506,6 +506,16 @@ def test_a_missing_or_malformed_header_is_refused(hook: OrderWebhook, paid_event
     refused(hook.post(paid_event, signature="t=notanumber,v1=abc"))
 
 
+def test_an_unsigned_request_is_401_whatever_its_content_type(hook: OrderWebhook) -> None:
+    response = hook.gateway.request(
+        "POST",
+        "/v1/webhooks/orders/acme",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body="id=evt_1&type=order.paid",
+    )
+    refused(response)
+
+
 def test_another_merchants_secret_or_an_unknown_merchant_is_refused(
     hook: OrderWebhook, paid_event: dict[str, Any]
 ) -> None:

@@ -143,3 +143,45 @@ def test_ledger_entries_become_events_on_the_local_bus(local_stack: str) -> None
     bob = [e for e in seen if e["detail"]["customer_id"] == "bob"]
     assert [e["detail-type"] for e in bob] == ["credit.issued"]
     assert bob[0]["detail"]["amount"] == {"amount": "3.00", "currency": "USD"}
+
+
+def test_a_signed_order_webhook_the_way_the_readme_sends_it(local_stack: str) -> None:
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the README's recipe signs with openssl")
+    # Given a checkout holding 30.00 of Cleo's 50.00
+    credit = {"amount": {"amount": "50.00", "currency": "USD"}, "reason": "Welcome credit"}
+    assert call("POST", f"{local_stack}/v1/customers/cleo/credits", credit, Idempotency_Key="w1")[0] == 201
+    cart = {"currency": "USD", "items": [{"id": "l1", "quantity": 1, "unit_price": "100.00"}]}
+    apply = {"checkout_id": "chk_w", "customer_id": "cleo", "cart": cart, "requested_amount": "30.00"}
+    assert call("POST", f"{local_stack}/v1/checkout/apply", apply)[0] == 200
+    order = '"order": {"id": "ord_w", "checkout_id": "chk_w", "customer_id": "cleo", "currency": "USD", ' + (
+        '"total": "70.00"}'
+    )
+
+    def send(body: str) -> dict[str, Any]:
+        # The README's recipe: HMAC-SHA256 of "<t>.<body>" with the demo secret, by openssl.
+        script = (
+            "t=$(date +%s); "
+            'sig=$(printf "%s.%s" "$t" "$BODY" | openssl dgst -sha256 -hmac whsec_demo | sed "s/^.* //"); '
+            'curl -s "$URL/v1/webhooks/orders/demo" -H "X-Signature: t=$t,v1=$sig" '
+            '-H "Content-Type: application/json" -d "$BODY"'
+        )
+        env = {**os.environ, "BODY": body, "URL": local_stack}
+        out = subprocess.run(["bash", "-c", script], check=True, env=env, capture_output=True, text=True)
+        answer: dict[str, Any] = json.loads(out.stdout)
+        return answer
+
+    # When the order system sends paid twice, then cancelled
+    paid = send('{"id": "evt_w1", "type": "order.paid", ' + order + "}")
+    again = send('{"id": "evt_w1", "type": "order.paid", ' + order + "}")
+    cancelled = send('{"id": "evt_w2", "type": "order.cancelled", ' + order + "}")
+
+    # Then 30.00 was captured once and came back whole
+    assert paid == again and paid["captured"]["amount"] == "30.00"
+    assert cancelled["returned"]["amount"] == "30.00"
+    _, wallet = call("GET", f"{local_stack}/v1/customers/cleo/wallet?currency=USD")
+    assert (wallet["balance"]["amount"], wallet["held"]["amount"]) == ("50.00", "0.00")
+    # And an unsigned call is refused
+    assert call("POST", f"{local_stack}/v1/webhooks/orders/demo", {"id": "x"}, key=None)[0] == 401
