@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tests.harness.api_client import Api, make_merchant
+from tests.harness.api_client import Api, OrderWebhook, make_merchant
 from tests.harness.audit import all_items
 from tests.harness.gateway import Gateway
 from tests.harness.pumps import StreamPump
@@ -67,3 +67,33 @@ def test_bad_report_parameters_are_422(emulator: str) -> None:
     assert api.get("/v1/reports/liability?currency=USD&from=2026-02-01&to=2026-01-01").status == 422
     empty = api.get("/v1/reports/liability?currency=JPY").json()
     assert empty["outstanding"]["total"] == {"amount": "0", "currency": "JPY"}
+
+
+def test_order_refunds_lower_redeemed_and_restore_outstanding(emulator: str) -> None:
+    # Given 50.00 of refund credit, 30.00 of it captured by an order that is then cancelled
+    merchant = make_merchant("books")
+    gateway = Gateway()
+    api = Api(gateway, merchant.api_key)
+    hook = OrderWebhook(gateway, merchant)
+    api.issue("ann", "50.00", source="refund")
+    checkout = {
+        "checkout_id": "chk_1",
+        "customer_id": "ann",
+        "requested_amount": "30.00",
+        "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "100.00"}]},
+    }
+    assert api.post("/v1/checkout/apply", checkout, key=None).status == 200
+    order = {"id": "o1", "checkout_id": "chk_1", "customer_id": "ann", "currency": "USD", "total": "70.00"}
+    assert hook.send("order.paid", order).status == 200
+    assert hook.send("order.cancelled", order).status == 200
+
+    # When the stream is delivered twice
+    StreamPump().pump()
+    StreamPump().pump()
+
+    # Then the credit is owed again, from its own source, and nothing counts as redeemed
+    today = datetime.now(UTC).date().isoformat()
+    report = api.get(f"/v1/reports/liability?currency=USD&from={today}&to={today}").json()
+    assert {k: v["amount"] for k, v in report["outstanding"]["by_source"].items()} == {"refund": "50.00"}
+    assert report["redeemed"]["amount"] == "0.00"
+    assert ledger_by_source("books") == {"refund": 50_00}

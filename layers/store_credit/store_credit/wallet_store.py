@@ -1252,7 +1252,8 @@ def record_liability(merchant_id: str, entry: LedgerEntry, day: str) -> bool:
                 }
             }
         )
-    counter = {"expiry": "expired", "debit": "redeemed", "capture": "redeemed"}.get(entry.type)
+    # A refund entry gives captured credit back: it lowers the day's redeemed (net redemption).
+    counter = {"expiry": "expired", "debit": "redeemed", "capture": "redeemed", "refund": "redeemed"}.get(entry.type)
     if counter is not None:
         items.append(
             {
