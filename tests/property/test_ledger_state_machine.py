@@ -1,5 +1,6 @@
-"""Random sequences of issue, debit, apply, re-apply, release, capture and replays through the
-API, checked after every step against a simple model and the ledger's own invariants.
+"""Random sequences of issue, debit, apply, re-apply, release, capture, order events (paid,
+cancelled, refunded both ways, updated, failed, in any order and redelivered) and replays
+through the API, checked after every step against a simple model and the ledger's invariants.
 
 `make test` runs a few dozen sequences; `make soak` (SOAK_EXAMPLES=…) runs thousands.
 """
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from tests.harness.api_client import Api, create_stack_resources, make_merchant, reset_clients
+from tests.harness.api_client import Api, OrderWebhook, create_stack_resources, make_merchant, reset_clients
 from tests.harness.audit import audit_wallet
 from tests.harness.gateway import Gateway
 
@@ -33,10 +34,39 @@ def money(cents: int) -> str:
 
 
 @dataclass
+class OrderModel:
+    """What an order's events should have done, in totals only (no lots)."""
+
+    customer: str
+    checkout: str
+    total: int  # what was charged, after store credit
+    captured_at_apply: int = 0
+    paid: bool = False
+    cancelled: bool = False
+    spent: int = 0
+    returned: int = 0
+    refunded_original: int = 0
+    refunded_store_credit: int = 0
+    lowest: int | None = None
+
+    def due_back(self) -> int:
+        if self.spent == 0:
+            return 0
+        gross = self.total + self.spent
+        if self.cancelled:
+            unrefunded = max(0, gross - self.refunded_store_credit - self.refunded_original)
+            return self.returned + min(self.spent - self.returned, unrefunded)
+        proportional = (2 * self.refunded_original * self.spent + gross) // (2 * gross)
+        excess = max(0, self.spent - self.lowest) if self.lowest is not None else 0
+        return min(self.spent, max(proportional, excess, self.returned))
+
+
+@dataclass
 class Model:
     balance: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CUSTOMERS, 0))
     holds: dict[str, tuple[str, int]] = field(default_factory=dict)  # checkout → (customer, amount)
     captured: set[str] = field(default_factory=set)
+    orders: dict[str, OrderModel] = field(default_factory=dict)
 
     def held(self, customer: str) -> int:
         return sum(amount for who, amount in self.holds.values() if who == customer)
@@ -55,9 +85,13 @@ class LedgerMachine(RuleBasedStateMachine):
         self.stack.enter_context(mock_aws())
         reset_clients()
         create_stack_resources(lambda service: boto3.client(service, region_name="us-east-1"))
-        self.api = Api(Gateway(), make_merchant("prop").api_key)
+        merchant = make_merchant("prop")
+        gateway = Gateway()
+        self.api = Api(gateway, merchant.api_key)
+        self.hook = OrderWebhook(gateway, merchant)
         self.model = Model()
         self.writes: list[tuple[str, Any, Any]] = []  # (key, body, first answer) to replay
+        self.order_events: list[tuple[dict[str, Any], Any]] = []  # (event, first answer)
 
     def teardown(self) -> None:
         self.stack.close()
@@ -158,6 +192,97 @@ class LedgerMachine(RuleBasedStateMachine):
         return sum(
             round(Decimal(e["amount"]["amount"]) * 100) for e in response.json()["items"] if e["type"] == "expiry"
         )
+
+    @rule(customer=st.sampled_from(CUSTOMERS), price=amounts, capture=st.booleans(), total=amounts)
+    def start_order(self, customer: str, price: int, capture: bool, total: int) -> None:
+        """A checkout of its own for a new order: credit held, or captured at once."""
+        order_id = f"o{len(self.model.orders) + 1}"
+        checkout_id = f"{order_id}-chk"
+        body = {
+            "checkout_id": checkout_id,
+            "customer_id": customer,
+            "capture": capture,
+            "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": money(price)}]},
+        }
+        response = self.api.post("/v1/checkout/apply", body, key=None)
+        assert response.status == 200, response.body
+        applied = min(price, self.model.available(customer))
+        order = OrderModel(customer, checkout_id, total)
+        if capture and applied:
+            self.model.balance[customer] -= applied
+            order.captured_at_apply = applied
+        elif applied:
+            self.model.holds[checkout_id] = (customer, applied)
+        self.model.orders[order_id] = order
+
+    @precondition(lambda self: bool(self.model.orders))
+    @rule(
+        data=st.data(),
+        kind=st.sampled_from(["paid", "cancelled", "original", "store_credit", "updated", "failed"]),
+        cents=amounts,
+    )
+    def order_event(self, data: st.DataObject, kind: str, cents: int) -> None:
+        order_id = data.draw(st.sampled_from(sorted(self.model.orders)))
+        order = self.model.orders[order_id]
+        body: dict[str, Any] = {
+            "id": order_id,
+            "checkout_id": order.checkout,
+            "customer_id": order.customer,
+            "currency": "USD",
+            "total": money(order.total),
+        }
+        event_type = {"original": "order.refunded", "store_credit": "order.refunded"}.get(kind, f"order.{kind}")
+        if kind in ("original", "store_credit"):
+            body["refund"] = {"amount": money(cents), "to": kind}
+        if kind == "updated":
+            body["total"] = money(cents)
+        event = self.hook.event(event_type, body)
+        response = self.hook.post(event)
+        expected_status = self.expect_order_event(order, kind, cents)
+        assert response.status == expected_status, (kind, response.body)
+        if response.status == 200:
+            self.order_events.append((event, response.json()))
+
+    def expect_order_event(self, order: OrderModel, kind: str, cents: int) -> int:
+        """Apply the event to the model; the status the service must answer."""
+        customer = order.customer
+        if kind == "paid" and not order.paid and not order.cancelled:
+            if order.checkout in self.model.holds:
+                order.spent = self.model.holds.pop(order.checkout)[1]
+                self.model.balance[customer] -= order.spent
+                self.model.captured.add(order.checkout)
+            elif order.captured_at_apply:
+                order.spent = order.captured_at_apply
+            order.paid = True
+        elif kind == "cancelled" and not order.cancelled:
+            order.cancelled = True
+            if not order.paid and order.checkout in self.model.holds:
+                self.model.holds.pop(order.checkout)
+            elif not order.paid and order.captured_at_apply:
+                order.spent = order.captured_at_apply
+        elif kind in ("original", "store_credit") and not order.cancelled:
+            refunded = order.refunded_original + order.refunded_store_credit
+            if refunded + cents > order.total + order.spent:
+                return 422
+            if kind == "original":
+                order.refunded_original += cents
+            else:
+                order.refunded_store_credit += cents
+                self.model.balance[customer] += cents
+        elif kind == "updated" and not order.cancelled:
+            order.lowest = cents if order.lowest is None else min(order.lowest, cents)
+        due = order.due_back()
+        self.model.balance[customer] += due - order.returned
+        order.returned = due
+        return 200
+
+    @precondition(lambda self: bool(self.order_events))
+    @rule(data=st.data())
+    def redeliver_order_event(self, data: st.DataObject) -> None:
+        event, first = data.draw(st.sampled_from(self.order_events))
+        response = self.hook.post(event)
+        assert response.status == 200
+        assert response.json() == first
 
     @invariant()
     def wallets_match_the_model_and_the_ledger(self) -> None:
