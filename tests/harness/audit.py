@@ -29,7 +29,9 @@ def audit_wallet(merchant_id: str, customer_id: str, currency: str) -> WalletAud
     client = _client()
     table = os.environ["TABLE_NAME"]
     pk = {"S": f"M#{merchant_id}#C#{customer_id}"}
-    wallet = client.get_item(TableName=table, Key={"PK": pk, "SK": {"S": f"W#{currency}"}}, ConsistentRead=True)["Item"]
+    found = client.get_item(TableName=table, Key={"PK": pk, "SK": {"S": f"W#{currency}"}}, ConsistentRead=True)
+    # A customer can exist with no wallet yet (e.g. a card-paid order only): an empty wallet.
+    wallet = found.get("Item") or {"balance": {"N": "0"}, "held": {"N": "0"}, "lots": {"M": {}}}
     entries: list[dict[str, Any]] = []
     params: dict[str, Any] = {
         "TableName": table,

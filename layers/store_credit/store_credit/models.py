@@ -548,6 +548,7 @@ class CustomerExport(BaseModel):
     wallets: list[dict[str, Any]]
     ledger: list[TransactionOut]
     renewal_plans: list[dict[str, Any]]
+    order_stats: list[dict[str, Any]] = Field(default=[], description="Paid orders per currency (earning rules)")
 
 
 class ErasureOut(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 from store_credit import wallet_store
 from store_credit.auth import Caller
 from store_credit.errors import NotFound
+from store_credit.money import money_json
 from store_credit.views import entry_json, wallet_json
 from store_credit.wallet_service import settings_of
 
@@ -20,7 +21,7 @@ def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
     tz = settings_of(wallet_store.load_settings(caller.merchant_id)).timezone
     now = int(time.time())
     profile: dict[str, Any] = {}
-    wallets, ledger, plans = [], [], []
+    wallets, ledger, plans, stats = [], [], [], []
     for item in items:
         sort_key = item["SK"]["S"]
         if sort_key == "PROFILE":
@@ -41,6 +42,17 @@ def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
         elif sort_key.startswith("RENEWAL#"):
             plan = wallet_store.plan_from_item(item)
             plans.append({"currency": plan.currency, "amount": plan.amount, "period": plan.period, "mode": plan.mode})
+        elif sort_key.startswith("STATS#"):
+            currency = sort_key.removeprefix("STATS#")
+            order_stats = wallet_store.stats_from_item(caller.merchant_id, customer_id, currency, item)
+            stats.append(
+                {
+                    "currency": currency,
+                    "paid_orders": order_stats.orders,
+                    "spent": money_json(order_stats.spent, currency),
+                    "milestones_rewarded": list(order_stats.fired),
+                }
+            )
     return {
         "customer_id": customer_id,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
@@ -48,6 +60,7 @@ def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
         "wallets": wallets,
         "ledger": sorted(ledger, key=lambda e: e["id"]),
         "renewal_plans": plans,
+        "order_stats": stats,
     }
 
 

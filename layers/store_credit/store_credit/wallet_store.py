@@ -930,7 +930,7 @@ def _stats_item(stats: CustomerStats) -> dict[str, Any]:
     }
 
 
-def _stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dict[str, Any]) -> CustomerStats:
+def stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dict[str, Any]) -> CustomerStats:
     return CustomerStats(
         merchant_id=merchant_id,
         customer_id=customer_id,
@@ -954,7 +954,7 @@ def load_order_state(
     hold = hold_record_from_item(found["HOLD"]) if "HOLD" in found else None
     stats_item = found.get(f"STATS#{currency}")
     stats = (
-        _stats_from_item(merchant_id, customer_id, currency, stats_item)
+        stats_from_item(merchant_id, customer_id, currency, stats_item)
         if stats_item
         else CustomerStats(merchant_id, customer_id, currency)
     )
