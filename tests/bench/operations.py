@@ -39,6 +39,10 @@ class Usage:
     batch_keys: int = 0
 
 
+def item_size(item: dict[str, Any]) -> int:
+    return len(json.dumps(item, default=lambda raw: "x" * len(raw)))  # binary attributes by length
+
+
 @contextmanager
 def metered() -> Iterator[Usage]:
     """Ask DynamoDB for consumed capacity on every call the service makes, and add it up."""
@@ -60,7 +64,7 @@ def metered() -> Iterator[Usage]:
             # MiniStack leaves BatchGetItem's capacity out; DynamoDB bills each key read
             # consistently at 1 RCU per 4 KB (at least 1, found or not).
             usage.read_units += sum(
-                max(1, -(-len(json.dumps(item)) // 4096)) for items in parsed["Responses"].values() for item in items
+                max(1, -(-item_size(item) // 4096)) for items in parsed["Responses"].values() for item in items
             ) + sum(len(v["Keys"]) for v in (parsed.get("UnprocessedKeys") or {}).values())
             usage.estimated = True
             missing = usage.batch_keys - sum(len(items) for items in parsed["Responses"].values())
@@ -173,6 +177,46 @@ def main() -> None:
             }
             ok(api.post("/v1/checkout/apply", body, key=None))
 
+        from tests.harness.api_client import OrderWebhook
+
+        webhook_merchant = make_merchant("bench-orders")
+        orders_api = Api(api.gateway, webhook_merchant.api_key)
+        hook = OrderWebhook(api.gateway, webhook_merchant)
+        for i in range(REPEAT):
+            ok(orders_api.issue(f"buyer_{i}", "50.00", expires={"days": 30}))
+            ok(orders_api.issue(f"buyer_{i}", "50.00"))
+            body = {
+                "checkout_id": f"ord_chk_{i}",
+                "customer_id": f"buyer_{i}",
+                "cart": {"currency": "USD", "items": [{"id": "a", "quantity": 1, "unit_price": "100.00"}]},
+                "requested_amount": "60.00",
+            }
+            ok(orders_api.post("/v1/checkout/apply", body, key=None))
+
+        def order_event(i: int, event_type: str, **extra: Any) -> None:
+            order = {
+                "id": f"ord_{i}",
+                "checkout_id": f"ord_chk_{i}",
+                "customer_id": f"buyer_{i}",
+                "currency": "USD",
+                "total": "40.00",
+                **extra,
+            }
+            ok(hook.send(event_type, order))
+
+        order_rows = [
+            measure("order.paid (capture a hold)", lambda i: order_event(i, "order.paid")),
+            measure(
+                "order.refunded (to original)",
+                lambda i: order_event(i, "order.refunded", refund={"amount": "50.00", "to": "original"}),
+            ),
+            measure(
+                "order.refunded (as store credit)",
+                lambda i: order_event(i, "order.refunded", refund={"amount": "10.00", "to": "store_credit"}),
+            ),
+            measure("order.cancelled (return the rest)", lambda i: order_event(i, "order.cancelled")),
+        ]
+
         rows = [
             measure("apply at checkout (new hold)", lambda i: checkout(i, checkout_id=f"re_{i}")),
             measure("re-apply (changed cart)", lambda i: checkout(i, price="25.00", checkout_id=f"re_{i}")),
@@ -190,6 +234,7 @@ def main() -> None:
                 "settings update",
                 lambda i: ok(api.put("/v1/settings", {"hold_ttl_minutes": 30 + i}, key=str(uuid.uuid4()))),
             ),
+            *order_rows,
         ]
     finally:
         emulator.stop()

@@ -152,13 +152,16 @@ class _Run:
 def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash: str) -> ApiResult:
     order = event.order
     total = parse_minor(order.total, order.currency, field="order.total", allow_zero=True)
-    stored, hold, stats = wallet_store.load_order_state(
+    stored, hold, stats, buyer_wallet = wallet_store.load_order_state(
         merchant_id, order.id, order.checkout_id, order.customer_id, order.currency
     )
     if stored is not None and (stored.customer_id, stored.currency) != (order.customer_id, order.currency):
         raise InvalidInput.on("order.customer_id", "differs from the customer or currency of this order's first event")
     record = stored or OrderRecord(merchant_id, order.id, order.customer_id, order.currency, order.checkout_id)
     run = _Run(merchant_id, event, settings, time.time_ns() // 1_000_000)
+    run.wallets[order.customer_id] = WalletEdits.of(
+        buyer_wallet or Wallet(merchant_id, order.customer_id, order.currency)
+    )
     if event.id in record.events:
         first = wallet_store.get_idempotency_record(merchant_id, event.id, wallet_store.ORDER_EVENT_IDEMPOTENCY)
         if first is not None:

@@ -944,9 +944,14 @@ def stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dic
 
 def load_order_state(
     merchant_id: str, order_id: str, checkout_id: str | None, customer_id: str, currency: str
-) -> tuple[OrderRecord | None, HoldRecord | None, CustomerStats]:
-    """One round trip: the order's record, its checkout's hold record and the buyer's stats."""
-    keys = [order_key(merchant_id, order_id), stats_key(merchant_id, customer_id, currency)]
+) -> tuple[OrderRecord | None, HoldRecord | None, CustomerStats, Wallet | None]:
+    """One round trip: the order's record, its checkout's hold record, the buyer's statistics and
+    the buyer's wallet (the one almost every event changes)."""
+    keys = [
+        order_key(merchant_id, order_id),
+        stats_key(merchant_id, customer_id, currency),
+        wallet_key(merchant_id, customer_id, currency),
+    ]
     if checkout_id is not None:
         keys.append(hold_key(merchant_id, checkout_id))
     found = _get_by_sort_key(keys)
@@ -958,7 +963,8 @@ def load_order_state(
         if stats_item
         else CustomerStats(merchant_id, customer_id, currency)
     )
-    return order, hold, stats
+    wallet_item = found.get(f"W#{currency}")
+    return order, hold, stats, wallet_from_item(wallet_item) if wallet_item else None
 
 
 def _versioned_put(item: dict[str, Any], before_version: int) -> dict[str, Any]:
