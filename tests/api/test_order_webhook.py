@@ -137,6 +137,33 @@ def test_another_order_cannot_claim_a_checkout_an_order_already_took(api: Api, h
     assert balances(api) == ("20.00", "20.00", "0.00")
 
 
+def test_the_checkout_may_be_named_by_any_of_the_orders_events(api: Api, hook: OrderWebhook) -> None:
+    # Given an order whose first event did not name its checkout
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    assert hook.send("order.updated", order(checkout_id=None, total="90.00")).status == 200
+    # When the payment names it, then a cancel leaves it out again
+    paid = hook.send("order.paid", order())
+    cancelled = hook.send("order.cancelled", order(checkout_id=None))
+    # Then the hold was captured and its credit comes back
+    assert (money(paid, "captured"), money(cancelled, "returned")) == ("30.00", "30.00")
+    assert balances(api) == ("50.00", "50.00", "0.00")
+    # And another checkout for the same order is refused
+    assert (
+        hook.send("order.refunded", order(checkout_id="chk_2", refund={"amount": "1.00", "to": "original"})).status
+        == 422
+    )
+
+
+def test_cancel_without_the_checkout_id_still_releases_the_hold(api: Api, hook: OrderWebhook) -> None:
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    hook.send("order.failed", order())
+    cancelled = hook.send("order.cancelled", order(checkout_id=None))
+    assert money(cancelled, "released") == "30.00"
+    assert balances(api) == ("50.00", "50.00", "0.00")
+
+
 # --- order.cancelled -------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from store_credit.codes import code_of
 from store_credit.errors import BadWebhookSignature, CheckoutConflict, IdempotentReplay, InvalidInput
 from store_credit.http_problems import NOT_JSON, pydantic_field_errors
 from store_credit.idempotency import ApiResult, guarded_write
-from store_credit.models import OrderEvent, Settings
+from store_credit.models import OrderEvent, OrderIn, Settings
 from store_credit.money import money_json, parse_minor
 from store_credit.observability import logger
 from store_credit.orders import (
@@ -149,15 +149,30 @@ class _Run:
         }
 
 
-def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash: str) -> ApiResult:
-    order = event.order
-    total = parse_minor(order.total, order.currency, field="order.total", allow_zero=True)
+def _load(
+    merchant_id: str, order: OrderIn
+) -> tuple[OrderRecord, wallet_store.HoldRecord | None, CustomerStats, Wallet | None]:
+    """The order's record (or a new one), its checkout's hold record, the buyer's statistics and
+    wallet; an event must agree with the order's customer, currency and checkout so far."""
     stored, hold, stats, buyer_wallet = wallet_store.load_order_state(
         merchant_id, order.id, order.checkout_id, order.customer_id, order.currency
     )
     if stored is not None and (stored.customer_id, stored.currency) != (order.customer_id, order.currency):
         raise InvalidInput.on("order.customer_id", "differs from the customer or currency of this order's first event")
     record = stored or OrderRecord(merchant_id, order.id, order.customer_id, order.currency, order.checkout_id)
+    if order.checkout_id is not None and record.checkout_id is None:
+        record = replace(record, checkout_id=order.checkout_id)  # events before this one did not name it
+    elif order.checkout_id is not None and order.checkout_id != record.checkout_id:
+        raise InvalidInput.on("order.checkout_id", "differs from the checkout this order's earlier events named")
+    elif order.checkout_id is None and record.checkout_id is not None:
+        hold = wallet_store.load_hold_record(merchant_id, record.checkout_id)  # this event left it out
+    return record, hold if record.checkout_id is not None else None, stats, buyer_wallet
+
+
+def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash: str) -> ApiResult:
+    order = event.order
+    total = parse_minor(order.total, order.currency, field="order.total", allow_zero=True)
+    record, checkout_hold, stats, buyer_wallet = _load(merchant_id, order)
     run = _Run(merchant_id, event, settings, time.time_ns() // 1_000_000)
     run.wallets[order.customer_id] = WalletEdits.of(
         buyer_wallet or Wallet(merchant_id, order.customer_id, order.currency)
@@ -171,7 +186,6 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
         return ApiResult(200, run.body())
     if len(record.events) >= MAX_EVENTS_PER_ORDER:
         raise InvalidInput.on("order.id", f"an order takes at most {MAX_EVENTS_PER_ORDER} events")
-    checkout_hold = hold if order.checkout_id is not None and order.checkout_id == record.checkout_id else None
     stats_write: tuple[int, CustomerStats] | None = None
     hold_write: wallet_store.HoldRecord | None = None
     if event.type == "order.paid":
