@@ -564,3 +564,20 @@ def test_after_a_rotation_both_secrets_verify_during_the_grace_period(
     # A second rotation retires the first secret for good
     assert api.put("/v1/settings", {"webhook_secret": "whsec_rotated_again_012345"}).status == 200
     refused(hook.send("order.paid", order(id="o3", checkout_id=None), secret=old_secret))
+
+
+def test_another_merchants_order_events_never_reach_this_merchants_wallets(
+    api: Api, hook: OrderWebhook, gateway: Any
+) -> None:
+    # Given Ann's checkout at this merchant holding 30.00
+    from tests.harness.api_client import make_merchant
+
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    # When another merchant, with its own valid signature, sends events naming the same ids
+    other_hook = OrderWebhook(gateway, make_merchant("other"))
+    assert other_hook.send("order.paid", order()).json()["captured"]["amount"] == "0.00"
+    assert other_hook.send("order.cancelled", order()).status == 200
+    # Then this merchant's wallet and hold are untouched, and its own order still works
+    assert balances(api) == ("50.00", "20.00", "30.00")
+    assert money(hook.send("order.paid", order()), "captured") == "30.00"
