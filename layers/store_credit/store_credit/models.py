@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -29,6 +30,17 @@ Note = Annotated[
     StrictStr, Field(max_length=500, description="Internal note; personal data may go here and is erased on request.")
 ]
 CurrencyCode = Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$", examples=["USD"], description="ISO 4217 code.")]
+
+
+def _known_currency(code: str) -> str:
+    try:
+        exponent(code)
+    except InvalidInput as error:
+        raise ValueError(error.errors[0].message) from None
+    return code
+
+
+KnownCurrency = Annotated[CurrencyCode, AfterValidator(_known_currency)]
 DecimalString = Annotated[
     StrictStr,
     Field(
@@ -316,21 +328,12 @@ class CartItem(StrictModel):
 
 
 class CartIn(StrictModel):
-    currency: CurrencyCode
+    currency: KnownCurrency
     items: Annotated[list[CartItem], Field(min_length=1, max_length=250)]
     discount_total: NonNegativeDecimal = "0"
     shipping: NonNegativeDecimal = "0"
     shipping_tax_rate: TaxRate = "0"
     prices_include_tax: StrictBool = False
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, code: str) -> str:
-        try:
-            exponent(code)
-        except InvalidInput as error:
-            raise ValueError(error.errors[0].message) from None
-        return code
 
 
 class ApplyRequest(StrictModel):
@@ -424,20 +427,11 @@ class OrderIn(LenientModel):
     id: CheckoutId
     checkout_id: CheckoutId | None = None
     customer_id: CustomerRef
-    currency: CurrencyCode
+    currency: KnownCurrency
     total: NonNegativeDecimal = Field(description="What was charged, after store credit")
     items: Annotated[list[OrderItem], Field(max_length=250)] = []
     refund: OrderRefund | None = None
     referrer_customer_id: CustomerRef | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def _known_currency(cls, code: str) -> str:
-        try:
-            exponent(code)
-        except InvalidInput as error:
-            raise ValueError(error.errors[0].message) from None
-        return code
 
 
 OrderEventType = Literal["order.paid", "order.cancelled", "order.refunded", "order.updated", "order.failed"]

@@ -135,6 +135,41 @@ def snapshot_allocations(wallet: Wallet, allocations: tuple[tuple[str, int], ...
     return tuple(SpentLot(LotSnapshot.of(wallet.lots[lot_id]), spent) for lot_id, spent in allocations if spent)
 
 
+def _change(
+    wallet: Wallet,
+    lots: dict[str, Lot],
+    *,
+    entry_type: str,
+    amount: int,
+    moves: tuple[tuple[str, int], ...],
+    by_source: tuple[tuple[str, int], ...],
+    reason: str,
+    actor: str,
+    now_ms: int,
+    order_id: str | None = None,
+    expires_at: int | None = None,
+) -> WalletChange:
+    """The wallet with ``lots`` in place of its own, and the one ledger entry saying why."""
+    created_ms = _entry_time(wallet, now_ms)
+    after = replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
+    entry = LedgerEntry(
+        entry_id=ulid(created_ms),
+        seq=after.seq,
+        type=entry_type,
+        amount=amount,
+        balance_after=after.balance,
+        currency=wallet.currency,
+        reason=reason,
+        actor=actor,
+        created_ms=created_ms,
+        lots=moves,
+        by_source=by_source,
+        order_id=order_id,
+        expires_at=expires_at,
+    )
+    return WalletChange(wallet, after, entry)
+
+
 def return_credit(
     wallet: Wallet,
     record: OrderRecord,
@@ -183,23 +218,19 @@ def return_credit(
     if left:
         # Cannot happen while ``credit_due_back`` ≤ ``captured``; refuse rather than invent credit.
         raise InsufficientCredit(detail=f"order {record.order_id!r} has no more spent credit to return")
-    created_ms = _entry_time(wallet, now_ms)
-    after = replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
-    refund = LedgerEntry(
-        entry_id=ulid(created_ms),
-        seq=after.seq,
-        type="refund",
+    refund = _change(
+        wallet,
+        lots,
+        entry_type="refund",
         amount=amount,
-        balance_after=after.balance,
-        currency=wallet.currency,
+        moves=tuple(moves),
+        by_source=_by_source(sources),
         reason=reason,
         actor=actor,
-        created_ms=created_ms,
-        lots=tuple(moves),
-        by_source=_by_source(sources),
+        now_ms=now_ms,
         order_id=record.order_id,
     )
-    changes = [WalletChange(wallet, after, refund)]
+    changes = [refund]
     now = now_ms // 1000
     for lot_id, _ in moves:
         expiry = _expire_now(changes[-1].after, lot_id, now_ms) if lots[lot_id].is_expired(now) else None
@@ -219,23 +250,18 @@ def _expire_now(wallet: Wallet, lot_id: str, now_ms: int) -> WalletChange | None
         lots[lot_id] = replace(lot, remaining=lot.held)
     else:
         del lots[lot_id]
-    created_ms = _entry_time(wallet, now_ms)
-    after = replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
-    entry = LedgerEntry(
-        entry_id=ulid(created_ms),
-        seq=after.seq,
-        type="expiry",
+    return _change(
+        wallet,
+        lots,
+        entry_type="expiry",
         amount=-lapsing,
-        balance_after=after.balance,
-        currency=wallet.currency,
+        moves=((lot_id, -lapsing),),
+        by_source=((lot.source, -lapsing),),
         reason="Credit expired",
         actor="system:expiry",
-        created_ms=created_ms,
-        lots=((lot_id, -lapsing),),
-        by_source=((lot.source, -lapsing),),
+        now_ms=now_ms,
         expires_at=lot.expires_at,
     )
-    return WalletChange(wallet, after, entry)
 
 
 def take_back(
@@ -253,23 +279,18 @@ def take_back(
         del lots[lot.lot_id]
     else:
         lots[lot.lot_id] = replace(lot, remaining=lot.remaining - amount)
-    created_ms = _entry_time(wallet, now_ms)
-    after = replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
-    entry = LedgerEntry(
-        entry_id=ulid(created_ms),
-        seq=after.seq,
-        type="debit",
+    return _change(
+        wallet,
+        lots,
+        entry_type="debit",
         amount=-amount,
-        balance_after=after.balance,
-        currency=wallet.currency,
+        moves=((lot.lot_id, -amount),),
+        by_source=((lot.source, -amount),),
         reason=reason,
         actor=actor,
-        created_ms=created_ms,
-        lots=((lot.lot_id, -amount),),
-        by_source=((lot.source, -amount),),
+        now_ms=now_ms,
         order_id=order_id,
     )
-    return WalletChange(wallet, after, entry)
 
 
 # --- earning rules -------------------------------------------------------------------------
