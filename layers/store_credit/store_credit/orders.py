@@ -14,10 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from store_credit.errors import InsufficientCredit, InvalidInput
-from store_credit.ids import ulid
 from store_credit.lots import Lot, Restrictions
 from store_credit.money import exponent
-from store_credit.wallet import LedgerEntry, Wallet, WalletChange, _by_source, _entry_time
+from store_credit.wallet import LedgerEntry, Wallet, WalletChange, _by_source, change_lots
 
 # Every event is one TransactWriteItems (≤ 100 items): the wallets, a ledger entry per credit
 # issued and the order's own items must fit, so an order may carry at most this many units of
@@ -135,41 +134,6 @@ def snapshot_allocations(wallet: Wallet, allocations: tuple[tuple[str, int], ...
     return tuple(SpentLot(LotSnapshot.of(wallet.lots[lot_id]), spent) for lot_id, spent in allocations if spent)
 
 
-def _change(
-    wallet: Wallet,
-    lots: dict[str, Lot],
-    *,
-    entry_type: str,
-    amount: int,
-    moves: tuple[tuple[str, int], ...],
-    by_source: tuple[tuple[str, int], ...],
-    reason: str,
-    actor: str,
-    now_ms: int,
-    order_id: str | None = None,
-    expires_at: int | None = None,
-) -> WalletChange:
-    """The wallet with ``lots`` in place of its own, and the one ledger entry saying why."""
-    created_ms = _entry_time(wallet, now_ms)
-    after = replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
-    entry = LedgerEntry(
-        entry_id=ulid(created_ms),
-        seq=after.seq,
-        type=entry_type,
-        amount=amount,
-        balance_after=after.balance,
-        currency=wallet.currency,
-        reason=reason,
-        actor=actor,
-        created_ms=created_ms,
-        lots=moves,
-        by_source=by_source,
-        order_id=order_id,
-        expires_at=expires_at,
-    )
-    return WalletChange(wallet, after, entry)
-
-
 def return_credit(
     wallet: Wallet,
     record: OrderRecord,
@@ -218,7 +182,7 @@ def return_credit(
     if left:
         # Cannot happen while ``credit_due_back`` ≤ ``captured``; refuse rather than invent credit.
         raise InsufficientCredit(detail=f"order {record.order_id!r} has no more spent credit to return")
-    refund = _change(
+    refund = change_lots(
         wallet,
         lots,
         entry_type="refund",
@@ -250,7 +214,7 @@ def _expire_now(wallet: Wallet, lot_id: str, now_ms: int) -> WalletChange | None
         lots[lot_id] = replace(lot, remaining=lot.held)
     else:
         del lots[lot_id]
-    return _change(
+    return change_lots(
         wallet,
         lots,
         entry_type="expiry",
@@ -279,7 +243,7 @@ def take_back(
         del lots[lot.lot_id]
     else:
         lots[lot.lot_id] = replace(lot, remaining=lot.remaining - amount)
-    return _change(
+    return change_lots(
         wallet,
         lots,
         entry_type="debit",

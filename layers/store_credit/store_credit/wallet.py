@@ -8,6 +8,7 @@ entry. Invariant after every transition: balance == Σ lot.remaining == Σ ledge
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from store_credit.errors import InsufficientCredit, InvalidInput
 from store_credit.ids import ulid
@@ -120,6 +121,39 @@ def _advance(wallet: Wallet, lots: dict[str, Lot], created_ms: int) -> Wallet:
     return replace(wallet, version=wallet.version + 1, seq=wallet.seq + 1, last_entry_ms=created_ms, lots=lots)
 
 
+def change_lots(
+    wallet: Wallet,
+    lots: dict[str, Lot],
+    *,
+    entry_type: str,
+    amount: int,
+    moves: tuple[tuple[str, int], ...],
+    by_source: tuple[tuple[str, int], ...],
+    reason: str,
+    actor: str,
+    now_ms: int,
+    **entry_fields: Any,
+) -> WalletChange:
+    """The wallet with ``lots`` in place of its own, and the one ledger entry saying why."""
+    created_ms = _entry_time(wallet, now_ms)
+    after = _advance(wallet, lots, created_ms)
+    entry = LedgerEntry(
+        entry_id=ulid(created_ms),
+        seq=after.seq,
+        type=entry_type,
+        amount=amount,
+        balance_after=after.balance,
+        currency=wallet.currency,
+        reason=reason,
+        actor=actor,
+        created_ms=created_ms,
+        lots=moves,
+        by_source=by_source,
+        **entry_fields,
+    )
+    return WalletChange(before=wallet, after=after, entry=entry)
+
+
 def issue_credit(
     wallet: Wallet,
     *,
@@ -141,32 +175,27 @@ def issue_credit(
         raise InvalidInput.on("amount", "must be greater than zero")
     if wallet.balance + amount > MAX_MINOR:
         raise InvalidInput.on("amount", "the wallet balance would exceed the largest amount this service holds")
-    created_ms = _entry_time(wallet, now_ms)
-    seq = wallet.seq + 1
-    lot_id = f"lot_{seq}"
+    lot_id = f"lot_{wallet.seq + 1}"  # the seq of the entry that issues it: unique in the wallet
     lot = Lot(
         lot_id=lot_id,
         original=amount,
         remaining=amount,
-        issued_at=created_ms // 1000,
+        issued_at=_entry_time(wallet, now_ms) // 1000,
         source=source,
         expires_at=expires_at,
         valid_from=valid_from,
         restrictions=restrictions or Restrictions(),
     )
-    after = _advance(wallet, {**wallet.lots, lot_id: lot}, created_ms)
-    entry = LedgerEntry(
-        entry_id=ulid(created_ms),
-        seq=seq,
-        type=entry_type,
+    return change_lots(
+        wallet,
+        {**wallet.lots, lot_id: lot},
+        entry_type=entry_type,
         amount=amount,
-        balance_after=after.balance,
-        currency=wallet.currency,
+        moves=((lot_id, amount),),
+        by_source=((source, amount),),
         reason=reason,
         actor=actor,
-        created_ms=created_ms,
-        lots=((lot_id, amount),),
-        by_source=((source, amount),),
+        now_ms=now_ms,
         note=note,
         idempotency_key=idempotency_key,
         order_id=order_id,
@@ -175,7 +204,6 @@ def issue_credit(
         valid_from=valid_from,
         notify=notify,
     )
-    return WalletChange(before=wallet, after=after, entry=entry)
 
 
 def debit(
@@ -280,25 +308,20 @@ def spend_allocations(
         else:
             lots[lot_id] = replace(lot, remaining=lot.remaining - taken)
     amount = sum(taken for _, taken in allocations)
-    created_ms = _entry_time(wallet, now_ms)
-    after = _advance(wallet, lots, created_ms)
-    entry = LedgerEntry(
-        entry_id=ulid(created_ms),
-        seq=after.seq,
-        type=entry_type,
+    return change_lots(
+        wallet,
+        lots,
+        entry_type=entry_type,
         amount=-amount,
-        balance_after=after.balance,
-        currency=wallet.currency,
+        moves=tuple((lot_id, -taken) for lot_id, taken in allocations),
+        by_source=_by_source([(wallet.lots[lot_id].source, -taken) for lot_id, taken in allocations]),
         reason=reason,
         actor=actor,
-        created_ms=created_ms,
-        lots=tuple((lot_id, -taken) for lot_id, taken in allocations),
-        by_source=_by_source([(wallet.lots[lot_id].source, -taken) for lot_id, taken in allocations]),
+        now_ms=now_ms,
         note=note,
         order_id=order_id,
         idempotency_key=idempotency_key,
     )
-    return WalletChange(before=wallet, after=after, entry=entry)
 
 
 @dataclass(frozen=True)
