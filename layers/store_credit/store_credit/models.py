@@ -488,3 +488,52 @@ class LiabilityReport(BaseModel):
     expired: MoneyOut = Field(description="Credit that expired between from and to (UTC days)")
     redeemed: MoneyOut = Field(description="Credit debited or captured between from and to (UTC days)")
     as_of: str
+
+
+# --- bulk import -------------------------------------------------------------------------------
+
+
+class ImportRowIn(StrictModel):
+    """One row of a JSON import: the CSV's columns. ``amount`` is a signed decimal string
+    (negative deducts) with ``currency``, or money ``{"amount", "currency"}``."""
+
+    customer_id: StrictStr | None = None
+    email: StrictStr | None = None
+    phone: StrictStr | None = Field(default=None, description="E.164")
+    amount: DecimalString | Money
+    currency: CurrencyCode | None = None
+    reason: Reason
+    expires_on: date | None = None
+    expires_days: Annotated[StrictInt, Field(ge=1, le=MAX_EXPIRY_DAYS)] | None = None
+
+
+class ImportGroupIn(StrictModel):
+    """SHOPLINE's "add credits to a group": one amount and reason for every customer listed."""
+
+    customer_ids: Annotated[list[StrictStr], Field(min_length=1, max_length=100_000)]
+    amount: Money
+    reason: Reason
+    expires_on: date | None = None
+    expires_days: Annotated[StrictInt, Field(ge=1, le=MAX_EXPIRY_DAYS)] | None = None
+
+
+class ImportAccepted(BaseModel):
+    import_id: str
+    state: str
+    rows_total: int
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="0-based: rows[N] of the file (for CSV, the Nth line after the header)")
+    reason: str
+
+
+class ImportStatus(BaseModel):
+    import_id: str
+    state: Literal["validating", "queued", "applying", "completed", "completed_with_errors"]
+    rows_total: int
+    rows_applied: int
+    rows_failed: int
+    errors: list[ImportRowError] = Field(description="Failed rows in row order, one page (limit, default 100)")
+    next_cursor: str | None
+    created_at: str
