@@ -35,7 +35,9 @@ def baseline() -> float:
     return seconds("import boto3; boto3.client('dynamodb')")
 
 
-@pytest.mark.parametrize("function", ["credits", "settings", "authorizer", "ledger_events", "imports", "import_consumer"])
+@pytest.mark.parametrize(
+    "function", ["credits", "settings", "authorizer", "ledger_events", "imports", "import_consumer"]
+)
 def test_handler_imports_stay_within_budget(baseline: float, function: str) -> None:
     path = os.pathsep.join([str(ROOT / "layers" / "store_credit"), str(ROOT / "functions" / function)])
     spent = seconds("import app", path)

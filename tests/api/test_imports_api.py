@@ -347,11 +347,11 @@ def test_redelivering_a_whole_batch_after_a_partial_failure_applies_each_row_onc
     real = imports_service.apply_row
     throttled: list[int] = []
 
-    def flaky(job: Any, row: Any) -> str:
+    def flaky(job: Any, row: Any, block: Any) -> str:
         if row.number == 30 and not throttled:
             throttled.append(row.number)
             raise WalletBusy(detail="DynamoDB is throttling this table; retry shortly")
-        return real(job, row)
+        return real(job, row, block)
 
     monkeypatch.setattr(imports_service, "apply_row", flaky)
     failed = pump.deliver(messages)

@@ -165,11 +165,12 @@ def make_handler(gateway: Any) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, body: Any) -> None:
             self._send(status, {"content-type": "application/json"}, json.dumps(body))
 
-        def _body(self) -> str | None:
+        def _body(self) -> bytes | None:
+            # Bytes: the gateway passes text through and base64-encodes binary (a gzip upload).
             length = int(self.headers.get("content-length") or 0)
-            return self.rfile.read(length).decode() if length else None
+            return self.rfile.read(length) if length else None
 
-        def _local(self, body: str | None) -> None:
+        def _local(self, body: bytes | None) -> None:
             from store_credit.errors import DomainError
             from store_credit.settings_service import create_merchant
 

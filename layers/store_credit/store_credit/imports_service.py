@@ -18,6 +18,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -196,6 +197,23 @@ def parse_message(body: str) -> tuple[str, str, list[ImportRow]]:
         raise PoisonMessage(f"not an import message: {error}") from None
 
 
+@dataclass
+class _Block:
+    """What one message's rows share: the merchant's settings, read once, and the wallets they
+    name, read in one BatchGetItem and kept current as rows apply (a wallet that moved under a
+    row is read again)."""
+
+    merchant_id: str
+    settings: Settings
+    wallets: dict[tuple[str, str], Wallet | None] = field(default_factory=dict)
+
+    def wallet(self, customer_id: str, currency: str) -> Wallet:
+        key = (customer_id, currency)
+        if key not in self.wallets:
+            self.wallets[key] = wallet_store.load_wallet(self.merchant_id, customer_id, currency)
+        return self.wallets[key] or Wallet(self.merchant_id, customer_id, currency)
+
+
 def apply_message(body: str, remaining_ms: Callable[[], int] | None = None) -> dict[str, int]:
     """Apply every row of one message. Returns how many rows applied, failed, or were done before.
     Raises (→ SQS redelivers) only for what a retry can cure: throttling, contention, the
@@ -204,15 +222,18 @@ def apply_message(body: str, remaining_ms: Callable[[], int] | None = None) -> d
     job = wallet_store.load_import_job(merchant_id, import_id)
     if job is None:
         raise PoisonMessage(f"no import {import_id!r} for merchant {merchant_id!r}")
+    named = [(row.customer_id, row.currency) for row in rows if row.customer_id is not None]
+    record, found = wallet_store.load_import_wallets(merchant_id, named)
+    block = _Block(merchant_id, settings_of(record), {key: found.get(key) for key in named})
     summary = {"applied": 0, "failed": 0, "done_before": 0}
     for row in rows:
         if remaining_ms is not None and remaining_ms() < LOW_TIME_MS:
             raise OutOfTime(f"stopped before row {row.number}")
-        summary[apply_row(job, row)] += 1
+        summary[apply_row(job, row, block)] += 1
     return summary
 
 
-def apply_row(job: wallet_store.ImportJob, row: ImportRow) -> str:
+def apply_row(job: wallet_store.ImportJob, row: ImportRow, block: _Block) -> str:
     """Apply (or record as failed) one row, exactly once. Returns applied | failed | done_before."""
     for attempt in range(MAX_ATTEMPTS):
         now_ms = _now_ms()
@@ -221,36 +242,42 @@ def apply_row(job: wallet_store.ImportJob, row: ImportRow) -> str:
         )
         change: WalletChange | None = None
         try:
-            customer_id, settings, wallet = _match(job.merchant_id, row)
-            change = _decide(job, row, wallet, settings, now_ms)
-            outcome = _with(outcome, customer_id=customer_id, entry_id=change.entry.entry_id)
+            wallet = _match(row, block)
+            change = _decide(job, row, wallet, block.settings, now_ms)
+            outcome = _with(outcome, customer_id=wallet.customer_id, entry_id=change.entry.entry_id)
         except RowFailed as failure:
             outcome = _with(outcome, failed_reason=failure.detail)
         except (InsufficientCredit, InvalidInput) as refusal:
             outcome = _with(outcome, failed_reason=refusal.detail)
         try:
-            if not wallet_store.commit_import_row(outcome, change):
-                return "done_before"
+            done = wallet_store.commit_import_row(outcome, change)
         except WriteConflict:
+            if change is not None:  # the wallet moved: read it again
+                block.wallets.pop((change.after.customer_id, change.after.currency), None)
             backoff(attempt)
             continue
+        if not done:
+            if change is not None:  # nothing written: what we hold may be stale
+                block.wallets.pop((change.after.customer_id, change.after.currency), None)
+            return "done_before"
+        if change is not None:
+            block.wallets[(change.after.customer_id, change.after.currency)] = change.after
         return "failed" if outcome.failed_reason is not None else "applied"
     raise WalletBusy(detail=f"row {row.number}: gave up after {MAX_ATTEMPTS} concurrent-update retries")
 
 
 def _with(outcome: wallet_store.ImportRowOutcome, **changes: Any) -> wallet_store.ImportRowOutcome:
-    from dataclasses import replace
-
     return replace(outcome, **changes)
 
 
-def _match(merchant_id: str, row: ImportRow) -> tuple[str, Settings, Wallet]:
-    """The customer a row names, within the import's merchant: customer_id, else the exact
-    (case-sensitive) email, else the phone. Never creates a customer."""
+def _match(row: ImportRow, block: _Block) -> Wallet:
+    """The wallet of the customer a row names, within the import's merchant: by customer_id,
+    else the exact (case-sensitive) email, else the phone. Never creates a customer."""
+    merchant_id = block.merchant_id
     if row.customer_id is not None:
-        record, wallet = wallet_store.load_settings_and_wallet(merchant_id, row.customer_id, row.currency)
-        if wallet is not None or wallet_store.customer_exists(merchant_id, row.customer_id):
-            return row.customer_id, settings_of(record), wallet or Wallet(merchant_id, row.customer_id, row.currency)
+        wallet = block.wallet(row.customer_id, row.currency)
+        if wallet.version or wallet_store.customer_exists(merchant_id, row.customer_id):
+            return wallet
     for kind, value in (("email", row.email), ("phone", row.phone)):
         if value is None:
             continue
@@ -258,8 +285,7 @@ def _match(merchant_id: str, row: ImportRow) -> tuple[str, Settings, Wallet]:
         if len(found) > 1:
             raise RowFailed(detail=f"more than one customer has this {kind}")
         if found:
-            record, wallet = wallet_store.load_settings_and_wallet(merchant_id, found[0], row.currency)
-            return found[0], settings_of(record), wallet or Wallet(merchant_id, found[0], row.currency)
+            return block.wallet(found[0], row.currency)
     named = ", ".join(k for k, v in (("customer_id", row.customer_id), ("email", row.email), ("phone", row.phone)) if v)
     raise RowFailed(detail=f"no customer matches the row's {named}")
 

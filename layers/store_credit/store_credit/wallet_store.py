@@ -1327,3 +1327,25 @@ def load_import_job(merchant_id: str, import_id: str) -> ImportJob | None:
 
 class _RowDoneBefore(Exception):
     pass
+
+
+def load_import_wallets(
+    merchant_id: str, wallets: list[tuple[str, str]]
+) -> tuple[MerchantSettingsRecord | None, dict[tuple[str, str], Wallet]]:
+    """The merchant's settings and the wallets a block of import rows names, (customer, currency)
+    → wallet, strongly consistent: one BatchGetItem per 99 wallets. Absent wallets are left out."""
+    found: dict[tuple[str, str], Wallet] = {}
+    settings: MerchantSettingsRecord | None = None
+    wanted = [settings_key(merchant_id)] + [wallet_key(merchant_id, c, cur) for c, cur in dict.fromkeys(wallets)]
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {table_name(): {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
+        while request:
+            response = _call(dynamodb().batch_get_item, RequestItems=request)
+            for item in response["Responses"].get(table_name(), []):
+                if item["SK"]["S"] == "SETTINGS":
+                    settings = _settings_from_item(item)
+                else:
+                    wallet = wallet_from_item(item)
+                    found[(wallet.customer_id, wallet.currency)] = wallet
+            request = response.get("UnprocessedKeys") or {}
+    return settings, found
