@@ -206,12 +206,37 @@ class _Block:
     merchant_id: str
     settings: Settings
     wallets: dict[tuple[str, str], Wallet | None] = field(default_factory=dict)
+    lookups: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (email|phone, value) → customers
+
+    def customers(self, kind: str, value: str) -> list[str]:
+        if (kind, value) not in self.lookups:
+            self.lookups[(kind, value)] = wallet_store.find_customers(self.merchant_id, **{kind: value})
+        return self.lookups[(kind, value)]
 
     def wallet(self, customer_id: str, currency: str) -> Wallet:
         key = (customer_id, currency)
         if key not in self.wallets:
             self.wallets[key] = wallet_store.load_wallet(self.merchant_id, customer_id, currency)
         return self.wallets[key] or Wallet(self.merchant_id, customer_id, currency)
+
+
+def _identities(row: ImportRow) -> list[tuple[str, str]]:
+    return [(kind, value) for kind, value in (("email", row.email), ("phone", row.phone)) if value is not None]
+
+
+def _look_up(merchant_id: str, rows: list[ImportRow]) -> dict[tuple[str, str], list[str]]:
+    """Email/phone lookups of the rows without a customer_id, before their wallets are read in
+    one BatchGetItem with the others (a phone is looked up only when the email found nobody)."""
+    lookups: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        if row.customer_id is not None:
+            continue
+        for kind, value in _identities(row):
+            if (kind, value) not in lookups:
+                lookups[(kind, value)] = wallet_store.find_customers(merchant_id, **{kind: value})
+            if lookups[(kind, value)]:
+                break
+    return lookups
 
 
 def apply_message(body: str, remaining_ms: Callable[[], int] | None = None) -> dict[str, int]:
@@ -222,9 +247,14 @@ def apply_message(body: str, remaining_ms: Callable[[], int] | None = None) -> d
     job = wallet_store.load_import_job(merchant_id, import_id)
     if job is None:
         raise PoisonMessage(f"no import {import_id!r} for merchant {merchant_id!r}")
+    lookups = _look_up(merchant_id, rows)
     named = [(row.customer_id, row.currency) for row in rows if row.customer_id is not None]
+    for row in rows:
+        customers = next((lookups[k] for k in _identities(row) if lookups.get(k)), [])
+        if row.customer_id is None and len(customers) == 1:
+            named.append((customers[0], row.currency))
     record, found = wallet_store.load_import_wallets(merchant_id, named)
-    block = _Block(merchant_id, settings_of(record), {key: found.get(key) for key in named})
+    block = _Block(merchant_id, settings_of(record), {key: found.get(key) for key in named}, lookups)
     summary = {"applied": 0, "failed": 0, "done_before": 0}
     for row in rows:
         if remaining_ms is not None and remaining_ms() < LOW_TIME_MS:
@@ -278,10 +308,8 @@ def _match(row: ImportRow, block: _Block) -> Wallet:
         wallet = block.wallet(row.customer_id, row.currency)
         if wallet.version or wallet_store.customer_exists(merchant_id, row.customer_id):
             return wallet
-    for kind, value in (("email", row.email), ("phone", row.phone)):
-        if value is None:
-            continue
-        found = wallet_store.find_customers(merchant_id, **{kind: value})
+    for kind, value in _identities(row):
+        found = block.customers(kind, value)
         if len(found) > 1:
             raise RowFailed(detail=f"more than one customer has this {kind}")
         if found:
