@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from store_credit import imports_service
 from store_credit.http_problems import caller, json_result, new_resolver
 from store_credit.idempotency import require_key
-from store_credit.models import ImportAccepted, ImportStatus
+from store_credit.models import ImportAccepted, ImportStatus, import_request_body
 from store_credit.observability import logger, metrics
 
 app = new_resolver()
@@ -49,6 +49,10 @@ def show_import(
     cursor: Annotated[str | None, Query(max_length=16)] = None,
 ) -> ImportStatus:
     return ImportStatus.model_validate(imports_service.show_import(caller(app, "imports"), import_id, limit, cursor))
+
+
+def openapi_request_bodies() -> dict[tuple[str, str], dict[str, Any]]:
+    return {("post", "/v1/imports"): import_request_body()}
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.harness.api_client import Api, Merchant, make_merchant
 from tests.harness.audit import audit_wallet
+from tests.harness.faults import on_call
 from tests.harness.gateway import Gateway
 from tests.harness.pumps import QueuePump
 
@@ -451,3 +452,60 @@ def test_failed_rows_are_paginated(api: Api) -> None:
     rest = import_status(api, import_id, f"?limit=5&cursor={first['next_cursor']}")
     assert [e["row"] for e in rest["errors"]] == [5, 6]
     assert rest["rows_failed"] == 7
+
+
+def test_the_table_unreachable_mid_message_fails_it_back_to_sqs_and_the_retry_applies_the_rest(
+    api: Api, merchant: Merchant
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    # Given a message of 25 rows
+    api.issue("cus_1", "1.00")
+    import_id = post_csv(api, csv_body(*[f"cus_1,,,1.00,USD,row {i},," for i in range(25)])).json()["import_id"]
+    pump = QueuePump()
+
+    # When DynamoDB cannot be reached for the first row's transaction
+    with on_call("TransactWriteItems", before=[EndpointConnectionError(endpoint_url="http://dynamodb")]):
+        failed = pump.deliver(pump.receive())
+
+    # Then the message goes back to SQS, and its redelivery applies each row once
+    assert len(failed) == 1
+    pump.drain()
+    result = import_status(api, import_id)
+    assert (result["state"], result["rows_applied"]) == ("completed", 25)
+    assert available(api, "cus_1") == "26.00"
+    audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()
+
+
+def test_a_retry_with_the_same_key_queues_what_sqs_refused_the_first_time(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import import_queue
+
+    # Given SQS refusing messages
+    api.issue("cus_1", "1.00")
+    real = import_queue.send_all
+
+    def down(bodies: list[str]) -> int:
+        raise import_queue.QueueUnavailable(detail="SQS is down")
+
+    monkeypatch.setattr(import_queue, "send_all", down)
+    text = csv_body(*[f"cus_1,,,1.00,USD,row {i},," for i in range(30)])
+
+    # When an import is posted, it is stored but answers 503 (retry with the same key)
+    refused = post_csv(api, text, key="imp-503")
+    assert refused.status == 503 and refused.headers["retry-after"] == "1"
+    assert refused.json()["type"].endswith("queue-unavailable")
+
+    # And when SQS is back and the client retries with the same key
+    monkeypatch.setattr(import_queue, "send_all", real)
+    retried = post_csv(api, text, key="imp-503")
+    assert retried.status == 202
+    import_id = retried.json()["import_id"]
+    assert import_status(api, import_id)["state"] == "queued"
+    QueuePump().drain()
+
+    # Then every row applied once
+    result = import_status(api, import_id)
+    assert (result["state"], result["rows_applied"]) == ("completed", 30)
+    assert available(api, "cus_1") == "31.00"

@@ -84,7 +84,10 @@ def decode_body(body: str | None, *, base64_encoded: bool, content_encoding: str
 
     if not body:
         raise InvalidInput.on("body", "send the rows: CSV, a JSON list of rows, or a group")
-    raw = base64.b64decode(body) if base64_encoded else body.encode()
+    try:
+        raw = base64.b64decode(body, validate=True) if base64_encoded else body.encode()
+    except ValueError:
+        raise InvalidInput.on("body", "is not valid base64") from None
     if (content_encoding or "").strip().lower() == "gzip":
         try:
             # Bounded: a small gzip bomb must not take the Lambda's memory.
