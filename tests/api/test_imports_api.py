@@ -509,3 +509,30 @@ def test_a_retry_with_the_same_key_queues_what_sqs_refused_the_first_time(
     result = import_status(api, import_id)
     assert (result["state"], result["rows_applied"]) == ("completed", 30)
     assert available(api, "cus_1") == "31.00"
+
+
+def test_a_row_is_never_refused_on_a_balance_that_has_since_changed(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+
+    # Given a customer with 3.00, a queued row deducting 5.00, and then 10.00 more credit
+    api.issue("cus_1", "3.00")
+    import_id = post_csv(api, csv_body("cus_1,,,-5.00,USD,Correction,,")).json()["import_id"]
+    stale = wallet_store.load_wallet(merchant.merchant_id, "cus_1", "USD")
+    api.issue("cus_1", "10.00")
+
+    # When the consumer reads the wallet as it was before the 10.00 (a read that raced the issue)
+    real = wallet_store.load_import_wallets
+
+    def racing(merchant_id: str, wallets: list[tuple[str, str]]) -> Any:
+        settings, _ = real(merchant_id, wallets)
+        return settings, {("cus_1", "USD"): stale}
+
+    monkeypatch.setattr(wallet_store, "load_import_wallets", racing)
+    QueuePump().drain()
+
+    # Then the refusal does not stand on the stale balance: the wallet is read again, the row applies
+    result = import_status(api, import_id)
+    assert (result["rows_applied"], result["rows_failed"]) == (1, 0)
+    assert available(api, "cus_1") == "8.00"

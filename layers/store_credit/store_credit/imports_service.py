@@ -271,24 +271,29 @@ def apply_row(job: wallet_store.ImportJob, row: ImportRow, block: _Block) -> str
             job.merchant_id, job.import_id, row.number, shard_of(row.number), now_ms
         )
         change: WalletChange | None = None
+        wallet: Wallet | None = None
+        refused_on: Wallet | None = None
         try:
             wallet = _match(row, block)
             change = _decide(job, row, wallet, block.settings, now_ms)
             outcome = _with(outcome, customer_id=wallet.customer_id, entry_id=change.entry.entry_id)
         except RowFailed as failure:
             outcome = _with(outcome, failed_reason=failure.detail)
-        except (InsufficientCredit, InvalidInput) as refusal:
+        except InsufficientCredit as refusal:  # decided on the wallet: only if it has not moved since
+            outcome = _with(outcome, failed_reason=refusal.detail, customer_id=wallet.customer_id if wallet else None)
+            refused_on = wallet
+        except InvalidInput as refusal:
             outcome = _with(outcome, failed_reason=refusal.detail)
         try:
-            done = wallet_store.commit_import_row(outcome, change)
+            done = wallet_store.commit_import_row(outcome, change, refused_on=refused_on)
         except WriteConflict:
-            if change is not None:  # the wallet moved: read it again
-                block.wallets.pop((change.after.customer_id, change.after.currency), None)
+            if wallet is not None:  # the wallet moved: read it again
+                block.wallets.pop((wallet.customer_id, wallet.currency), None)
             backoff(attempt)
             continue
         if not done:
-            if change is not None:  # nothing written: what we hold may be stale
-                block.wallets.pop((change.after.customer_id, change.after.currency), None)
+            if wallet is not None:  # nothing written: what we hold may be stale
+                block.wallets.pop((wallet.customer_id, wallet.currency), None)
             return "done_before"
         if change is not None:
             block.wallets[(change.after.customer_id, change.after.currency)] = change.after

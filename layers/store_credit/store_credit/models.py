@@ -542,6 +542,7 @@ class ImportStatus(BaseModel):
 def import_request_body() -> dict[str, Any]:
     """OpenAPI ``requestBody`` of ``POST /v1/imports``: the route reads its body itself (CSV,
     optionally gzip), so Powertools cannot derive it from a parameter."""
+
     def schema(model: type[BaseModel]) -> dict[str, Any]:
         found = model.model_json_schema(ref_template="#/components/schemas/{model}")
         found.pop("$defs", None)  # Money: already among the document's components

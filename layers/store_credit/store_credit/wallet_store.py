@@ -1289,16 +1289,31 @@ def _import_row_items(outcome: ImportRowOutcome) -> list[dict[str, Any]]:
     return items
 
 
-def commit_import_row(outcome: ImportRowOutcome, change: WalletChange | None = None) -> bool:
+def commit_import_row(
+    outcome: ImportRowOutcome, change: WalletChange | None = None, *, refused_on: Wallet | None = None
+) -> bool:
     """One transaction: the row's marker (``attribute_not_exists``), its counter and, when the row
     applies, the wallet (conditioned on its version) and the ledger entry; when it fails, its
-    error item. Returns False when the row was done before (nothing written); raises
-    ``WriteConflict`` when the wallet moved underneath (read again and retry)."""
+    error item — with a ConditionCheck on the wallet's version when the refusal was decided on
+    it (not enough credit), so a row is never refused on a balance that has since changed.
+    Returns False when the row was done before (nothing written); raises ``WriteConflict`` when
+    the wallet moved underneath (read again and retry)."""
     import hashlib
 
     items = _import_row_items(outcome)
     if change is not None:
         items += [_wallet_put(change.before, change.after), _ledger_put(change.after, change.entry)]
+    if refused_on is not None:
+        condition = _wallet_put(refused_on, refused_on)["Put"]
+        items.append(
+            {
+                "ConditionCheck": {
+                    "TableName": table_name(),
+                    "Key": wallet_key(refused_on.merchant_id, refused_on.customer_id, refused_on.currency),
+                    **{k: v for k, v in condition.items() if k in {"ConditionExpression", "ExpressionAttributeValues"}},
+                }
+            }
+        )
     # Covers every parameter that can differ between our own attempts (the time, the version
     # read, the entry id), so it only ever de-duplicates botocore's retry of this very call.
     version, entry = (change.before.version, change.entry.entry_id) if change is not None else (-1, "")
