@@ -332,24 +332,26 @@ def test_a_gzip_csv_of_many_rows_is_accepted(api: Api) -> None:
 def test_redelivering_a_whole_batch_after_a_partial_failure_applies_each_row_once(
     api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given 60 rows over three customers: three messages of 25, 25 and 10 rows
+    # Given 15 rows over three customers: three messages of 6, 6 and 3 rows
+    from store_credit import imports_service
+
+    monkeypatch.setattr(imports_service, "ROWS_PER_MESSAGE", 6)  # moto copies the table per transaction
     for customer in ("a", "b", "c"):
         api.issue(customer, "100.00")
-    lines = [f"{'abc'[i % 3]},,,{'1.00' if i % 4 else '-2.00'},USD,row {i},," for i in range(60)]
+    lines = [f"{'abc'[i % 3]},,,{'1.00' if i % 4 else '-2.00'},USD,row {i},," for i in range(15)]
     import_id = post_csv(api, csv_body(*lines)).json()["import_id"]
     pump = QueuePump()
     messages = pump.receive()
     assert len(messages) == 3
 
-    # When the second message hits throttling half-way (at row 30) on the first delivery
-    from store_credit import imports_service
+    # When the second message hits throttling half-way (at row 8) on the first delivery
     from store_credit.errors import WalletBusy
 
     real = imports_service.apply_row
     throttled: list[int] = []
 
     def flaky(job: Any, row: Any, block: Any) -> str:
-        if row.number == 30 and not throttled:
+        if row.number == 8 and not throttled:
             throttled.append(row.number)
             raise WalletBusy(detail="DynamoDB is throttling this table; retry shortly")
         return real(job, row, block)
@@ -358,7 +360,7 @@ def test_redelivering_a_whole_batch_after_a_partial_failure_applies_each_row_onc
     failed = pump.deliver(messages)
     assert len(failed) == 1
     partial = import_status(api, import_id)
-    assert partial["state"] == "applying" and partial["rows_applied"] == 40  # 25 + 5 + 10
+    assert partial["state"] == "applying" and partial["rows_applied"] == 11  # 6 + 2 + 3
 
     # And then SQS delivers the whole batch again (as after a timeout), and once more
     pump.deliver(messages)
@@ -366,39 +368,42 @@ def test_redelivering_a_whole_batch_after_a_partial_failure_applies_each_row_onc
 
     # Then every row applied exactly once: counts and balances exact
     result = import_status(api, import_id)
-    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed", 60, 0)
+    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed", 15, 0)
     expected = {c: 100_00 for c in "abc"}
-    for i in range(60):
+    for i in range(15):
         expected["abc"[i % 3]] += 100 if i % 4 else -200
     for customer, cents in expected.items():
         assert available(api, customer) == f"{cents // 100}.{cents % 100:02d}"
         audit_wallet(merchant.merchant_id, customer, "USD").assert_consistent()
-    assert sum(ledger_count(api, c) for c in "abc") == 3 + 60
+    assert sum(ledger_count(api, c) for c in "abc") == 3 + 15
 
 
 def test_a_crash_after_the_write_before_the_acknowledgement_changes_nothing_on_redelivery(
-    api: Api, merchant: Merchant
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a message of 25 rows crediting one customer
+    # Given a message of 12 rows crediting one customer
+    from store_credit import imports_service
+
+    monkeypatch.setattr(imports_service, "ROWS_PER_MESSAGE", 12)  # moto copies the table per transaction
     api.issue("cus_1", "1.00")
-    import_id = post_csv(api, csv_body(*[f"cus_1,,,1.00,USD,row {i},," for i in range(25)])).json()["import_id"]
+    import_id = post_csv(api, csv_body(*[f"cus_1,,,1.00,USD,row {i},," for i in range(12)])).json()["import_id"]
     pump = QueuePump()
     messages = pump.receive()
 
-    # When the 10th row's transaction commits but the consumer dies before answering
-    with crash_after_write(10):
+    # When the 5th row's transaction commits but the consumer dies before answering
+    with crash_after_write(5):
         pump.deliver(messages)
-    assert import_status(api, import_id)["rows_applied"] == 10
+    assert import_status(api, import_id)["rows_applied"] == 5
 
     # And SQS delivers it again (the acknowledgement never happened), then once more
     pump.drain()
     pump.deliver(messages)
 
-    # Then each row counts once: 25 applied, 26.00 in the wallet, 26 ledger entries
+    # Then each row counts once: 12 applied, 13.00 in the wallet, 13 ledger entries
     result = import_status(api, import_id)
-    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed", 25, 0)
-    assert available(api, "cus_1") == "26.00"
-    assert ledger_count(api, "cus_1") == 26
+    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed", 12, 0)
+    assert available(api, "cus_1") == "13.00"
+    assert ledger_count(api, "cus_1") == 13
     audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()
 
 
