@@ -541,3 +541,19 @@ def test_a_row_is_never_refused_on_a_balance_that_has_since_changed(
     result = import_status(api, import_id)
     assert (result["rows_applied"], result["rows_failed"]) == (1, 0)
     assert available(api, "cus_1") == "8.00"
+
+
+@pytest.mark.parametrize(
+    ("method", "url"), [("POST", "/v1/imports"), ("GET", "/v1/imports/imp_01M81V89044R6ZT55DXVTPK6JT")]
+)
+def test_a_key_without_the_imports_scope_is_403_and_nothing_is_queued(
+    gateway: Gateway, aws: None, method: str, url: str
+) -> None:
+    from store_credit.auth import SCOPES
+
+    limited = Api(gateway, make_merchant("limited", scopes=tuple(s for s in SCOPES if s != "imports")).api_key)
+    body = csv_body("cus_1,,,1.00,USD,r,,") if method == "POST" else None
+    response = limited.write(method, url, body, headers={"content-type": "text/csv"})
+    assert response.status == 403
+    assert response.json()["type"].endswith("forbidden")
+    assert queued() == 0
