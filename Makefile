@@ -43,6 +43,7 @@ bench: $(VENV)/.installed emulator
 	$(PY) -m tests.bench.operations
 	$(PY) -m tests.bench.cold_start
 	$(PY) -m tests.bench.jobs
+	$(PY) -m tests.bench.imports
 
 # Minutes, not part of make test: thousands of random operation sequences against the model,
 # and 10,000 mixed concurrent operations on hot wallets over MiniStack.

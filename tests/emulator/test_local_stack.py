@@ -185,3 +185,38 @@ def test_a_signed_order_webhook_the_way_the_readme_sends_it(local_stack: str) ->
     assert (wallet["balance"]["amount"], wallet["held"]["amount"]) == ("50.00", "0.00")
     # And an unsigned call is refused
     assert call("POST", f"{local_stack}/v1/webhooks/orders/demo", {"id": "x"}, key=None)[0] == 401
+
+
+def test_a_gzip_csv_import_is_applied_by_the_local_queue_consumer(local_stack: str) -> None:
+    import gzip
+
+    # Given a customer of the demo merchant
+    credit = {"amount": {"amount": "1.00", "currency": "USD"}, "reason": "Before import"}
+    assert call("POST", f"{local_stack}/v1/customers/imp1/credits", credit, Idempotency_Key="i0")[0] == 201
+
+    # When a gzip-compressed CSV of 60 rows is uploaded
+    lines = ["customer_id,email,phone,amount,currency,reason,expires_on,expires_days"]
+    lines += [f"imp1,,,0.50,USD,row {i},," for i in range(59)] + ["nobody,,,1.00,USD,unmatched,,"]
+    request = urllib.request.Request(
+        f"{local_stack}/v1/imports", data=gzip.compress("\n".join(lines).encode()), method="POST"
+    )
+    for name, value in {
+        "Content-Type": "text/csv",
+        "Content-Encoding": "gzip",
+        "Authorization": "Bearer sk_test_demo",
+        "Idempotency-Key": "import-1",
+    }.items():
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+        import_id = json.loads(response.read())["import_id"]
+
+    # Then the stack's own SQS consumer applies it within seconds
+    deadline, state = time.monotonic() + 30, {}
+    while time.monotonic() < deadline and state.get("state") not in {"completed", "completed_with_errors"}:
+        time.sleep(0.3)
+        state = call("GET", f"{local_stack}/v1/imports/{import_id}")[1]
+    assert (state["state"], state["rows_applied"], state["rows_failed"]) == ("completed_with_errors", 59, 1)
+    assert state["errors"] == [{"row": 59, "reason": "no customer matches the row's customer_id"}]
+    wallet = call("GET", f"{local_stack}/v1/customers/imp1/wallet?currency=USD")[1]
+    assert wallet["available"]["amount"] == "30.50"

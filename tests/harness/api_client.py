@@ -20,12 +20,33 @@ def create_stack_resources(client_factory: Any) -> None:
         TableName=table, TimeToLiveSpecification={"AttributeName": template.ttl_attribute(), "Enabled": True}
     )
     client_factory("events").create_event_bus(Name=os.environ["EVENT_BUS_NAME"])
+    create_import_queue(client_factory("sqs"), f"{table}-imports")
+
+
+def create_import_queue(sqs: Any, name: str) -> str:
+    """The import queue and its DLQ with the template's redrive policy; sets IMPORT_QUEUE_URL."""
+    import json
+
+    from tests.harness import template
+
+    props = template.resources("AWS::SQS::Queue")["ImportQueue"]["Properties"]
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(props["RedrivePolicy"]["maxReceiveCount"])}
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={"VisibilityTimeout": str(props["VisibilityTimeout"]), "RedrivePolicy": json.dumps(redrive)},
+    )["QueueUrl"]
+    os.environ["IMPORT_QUEUE_URL"] = str(url)
+    os.environ["IMPORT_DLQ_URL"] = str(dlq)
+    return str(url)
 
 
 def reset_clients() -> None:
-    from store_credit import event_bus, mailer, wallet_store
+    from store_credit import event_bus, import_queue, mailer, wallet_store
 
     wallet_store.reset_client()
+    import_queue.reset_client()
     event_bus.reset_client()
     mailer.reset_client()
 

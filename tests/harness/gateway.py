@@ -166,12 +166,20 @@ class Gateway:
         if isinstance(body, dict | list):
             body = json.dumps(body)
             lower_headers.setdefault("content-type", "application/json")
-        raw_body = body.decode() if isinstance(body, bytes) else body
+        base64_encoded = False
+        if isinstance(body, bytes):
+            try:
+                raw_body: str | None = body.decode()
+            except UnicodeDecodeError:  # binary (a gzip upload): API Gateway passes it base64-encoded
+                raw_body, base64_encoded = base64.b64encode(body).decode(), True
+        else:
+            raw_body = body
         for route in self.routes:
             params = route.match(method.upper(), path)
             if params is None:
                 continue
             event = self._event(route, path, raw_query, headers=lower_headers, body=raw_body, params=params)
+            event["isBase64Encoded"] = base64_encoded
             if route.authorized:
                 refused = self._authorize(route, event)
                 if refused is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -165,11 +166,12 @@ def make_handler(gateway: Any) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, body: Any) -> None:
             self._send(status, {"content-type": "application/json"}, json.dumps(body))
 
-        def _body(self) -> str | None:
+        def _body(self) -> bytes | None:
+            # Bytes: the gateway passes text through and base64-encodes binary (a gzip upload).
             length = int(self.headers.get("content-length") or 0)
-            return self.rfile.read(length).decode() if length else None
+            return self.rfile.read(length) if length else None
 
-        def _local(self, body: str | None) -> None:
+        def _local(self, body: bytes | None) -> None:
             from store_credit.errors import DomainError
             from store_credit.settings_service import create_merchant
 
@@ -202,10 +204,16 @@ def make_handler(gateway: Any) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     from tests.harness.ministack import start_ministack
 
     port = int(os.environ.get("PORT", "3000"))
+    # A terminated stack (test teardown, `timeout`, systemd) stops its emulator too, not only Ctrl-C.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     emulator = start_ministack(int(os.environ["EMULATOR_PORT"]) if os.environ.get("EMULATOR_PORT") else None)
     os.environ.update({**LOCAL_ENV, "AWS_ENDPOINT_URL": emulator.url})
     stop = threading.Event()

@@ -69,11 +69,15 @@ def build_openapi() -> dict[str, Any]:
         if route.code_dir in seen_dirs:
             continue
         seen_dirs.append(route.code_dir)
-        app = getattr(load_handler_module(route.code_dir, instance=97), "app", None)
+        module = load_handler_module(route.code_dir, instance=97)
+        app = getattr(module, "app", None)
         if app is None:
             continue
         part = json.loads(app.get_openapi_json_schema(title="part", version="0"))
         document["paths"].update(part.get("paths", {}))
+        # A route that reads its body itself (CSV, gzip) documents it here: {(method, path): requestBody}
+        for (method, path), request_body in getattr(module, "openapi_request_bodies", dict)().items():
+            document["paths"][path][method]["requestBody"] = request_body
         for name, schema in part.get("components", {}).get("schemas", {}).items():
             if name not in {"HTTPValidationError", "ValidationError", "ResponseValidationError"}:
                 document["components"]["schemas"][name] = schema

@@ -98,3 +98,78 @@ class StreamPump:
             "dynamodb": dynamodb,
             "eventSourceARN": arn,
         }
+
+
+def sqs_records(messages: list[dict[str, Any]], queue_arn: str = "arn:aws:sqs:us-east-1:123456789012:imports") -> Any:
+    """SQS messages as Lambda's event source mapping hands them to the function."""
+    return [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": m.get("Attributes", {}),
+            "messageAttributes": {},
+            "md5OfBody": m["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": "us-east-1",
+        }
+        for m in messages
+    ]
+
+
+@dataclass
+class QueuePump:
+    """Lambda's SQS event source mapping for the import queue, on demand: receive a batch,
+    invoke the consumer, delete what it did not report failed. Failed messages are made visible
+    again at once (instead of after the visibility timeout) so tests need not wait."""
+
+    function: str = "ImportConsumerFunction"
+    invocations: int = 0
+    failures: int = 0
+
+    def __post_init__(self) -> None:
+        props = _event_props(self.function, "SQS")
+        self.batch_size = min(10, int(props.get("BatchSize", 10)))  # ReceiveMessage takes at most 10
+        self.code_dir = template.function_dir(self.function)
+
+    def receive(self, client: Any = None) -> list[dict[str, Any]]:
+        import os
+
+        sqs = client or boto3.client("sqs")
+        response = sqs.receive_message(
+            QueueUrl=os.environ["IMPORT_QUEUE_URL"], MaxNumberOfMessages=self.batch_size, AttributeNames=["All"]
+        )
+        return list(response.get("Messages", []))
+
+    def deliver(self, messages: list[dict[str, Any]], client: Any = None) -> set[str]:
+        """Invoke the consumer with these messages; acknowledge the successes. Returns failed ids."""
+        import os
+
+        sqs = client or boto3.client("sqs")
+        result = invoke(self.code_dir, {"Records": sqs_records(messages)}) or {}
+        self.invocations += 1
+        failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        self.failures += len(failed)
+        for m in messages:
+            if m["MessageId"] in failed:
+                sqs.change_message_visibility(
+                    QueueUrl=os.environ["IMPORT_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                sqs.delete_message(QueueUrl=os.environ["IMPORT_QUEUE_URL"], ReceiptHandle=m["ReceiptHandle"])
+        return failed
+
+    def drain(self, *, max_empty_receives: int = 2) -> int:
+        """Deliver until the queue is empty. Returns the messages delivered (including retries)."""
+        sqs = boto3.client("sqs")
+        delivered = empty = 0
+        while empty < max_empty_receives:
+            messages = self.receive(sqs)
+            if not messages:
+                empty += 1
+                continue
+            empty = 0
+            self.deliver(messages, sqs)
+            delivered += len(messages)
+        return delivered

@@ -109,3 +109,21 @@ class IdempotencyRecord:
     request_hash: str
     status: int
     body: str
+
+
+# --- bulk import ---------------------------------------------------------------------------
+
+
+class UnsupportedImportType(DomainError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
+class RowFailed(DomainError):
+    """An import row that cannot be applied (no such customer, not enough credit …): recorded
+    as failed, once, and never retried."""
+
+    status = 422
+    slug = "import-row-failed"
+    title = "The import row could not be applied"

@@ -566,3 +566,84 @@ class LiabilityReport(BaseModel):
     expired: MoneyOut = Field(description="Credit that expired between from and to (UTC days)")
     redeemed: MoneyOut = Field(description="Credit debited or captured between from and to (UTC days)")
     as_of: str
+
+
+# --- bulk import -------------------------------------------------------------------------------
+
+
+class ImportRowIn(StrictModel):
+    """One row of a JSON import: the CSV's columns. ``amount`` is a signed decimal string
+    (negative deducts) with ``currency``, or money ``{"amount", "currency"}``."""
+
+    customer_id: StrictStr | None = None
+    email: StrictStr | None = None
+    phone: StrictStr | None = Field(default=None, description="E.164")
+    amount: DecimalString | Money
+    currency: CurrencyCode | None = None
+    reason: Reason
+    expires_on: date | None = None
+    expires_days: Annotated[StrictInt, Field(ge=1, le=MAX_EXPIRY_DAYS)] | None = None
+
+
+class ImportGroupIn(StrictModel):
+    """SHOPLINE's "add credits to a group": one amount and reason for every customer listed."""
+
+    customer_ids: Annotated[list[StrictStr], Field(min_length=1, max_length=100_000)]
+    amount: Money
+    reason: Reason
+    expires_on: date | None = None
+    expires_days: Annotated[StrictInt, Field(ge=1, le=MAX_EXPIRY_DAYS)] | None = None
+
+
+class ImportAccepted(BaseModel):
+    import_id: str
+    state: str
+    rows_total: int
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="0-based: rows[N] of the file (for CSV, the Nth line after the header)")
+    reason: str
+
+
+class ImportStatus(BaseModel):
+    import_id: str
+    state: Literal["validating", "queued", "applying", "completed", "completed_with_errors"]
+    rows_total: int
+    rows_applied: int
+    rows_failed: int
+    errors: list[ImportRowError] = Field(description="Failed rows in row order, one page (limit, default 100)")
+    next_cursor: str | None
+    created_at: str
+
+
+def import_request_body() -> dict[str, Any]:
+    """OpenAPI ``requestBody`` of ``POST /v1/imports``: the route reads its body itself (CSV,
+    optionally gzip), so Powertools cannot derive it from a parameter."""
+
+    def schema(model: type[BaseModel]) -> dict[str, Any]:
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        found.pop("$defs", None)  # Money: already among the document's components
+        return found
+
+    rows = {"type": "array", "items": schema(ImportRowIn), "maxItems": 100_000}
+    return {
+        "required": True,
+        "description": (
+            "The whole import in one request, validated before anything is stored: up to 100,000 rows "
+            "(20 MB once decompressed). Send Content-Encoding: gzip for large files, so the request stays "
+            "under API Gateway's and Lambda's payload limits (100,000 CSV rows are about 1 MB gzipped)."
+        ),
+        "content": {
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": "Header exactly customer_id,email,phone,amount,currency,reason,expires_on,"
+                    "expires_days; amount signed (negative deducts); at most one of expires_on / expires_days.",
+                },
+                "example": "customer_id,email,phone,amount,currency,reason,expires_on,expires_days\n"
+                "cus_1001,,,25.00,USD,Migration,,365\n,ann@shop.example,,-5.00,USD,Correction,,\n",
+            },
+            "application/json": {"schema": {"oneOf": [rows, schema(ImportGroupIn)]}},
+        },
+    }

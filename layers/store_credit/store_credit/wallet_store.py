@@ -1327,3 +1327,259 @@ def load_settings_and_email(
     found = _get_by_sort_key(keys, consistent=False)
     profile = found.get("PROFILE", {})
     return _settings_from_item(found.get("SETTINGS")), profile.get("email", {}).get("S")
+
+
+# --- bulk imports ------------------------------------------------------------------------------
+#
+# ``M#{merchant}#IMP#{import}``           ``JOB``          the job: rows_total, state, request hash
+# ``M#{merchant}#IMP#{import}``           ``CNT#{shard}``  applied / failed counters (summed on read)
+# ``M#{merchant}#IMP#{import}``           ``ERR#{row}``    a failed row and its reason
+# ``M#{merchant}#IMP#{import}#R#{row}``   ``ROW``          the row's once-only marker (TTL)
+#
+# A row's marker, its counter and (when applied) its wallet and ledger entry are one
+# transaction, so a row is counted and applied exactly once however often SQS delivers it.
+
+IMPORT_COUNTER_SHARDS = 16  # a shard per block of rows: concurrent consumers rarely share one
+IMPORT_MARKER_TTL_SECONDS = 30 * 86_400  # longer than SQS keeps a message (14 days)
+
+
+def import_pk(merchant_id: str, import_id: str) -> dict[str, str]:
+    return {"S": f"M#{merchant_id}#IMP#{import_id}"}
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    merchant_id: str
+    import_id: str
+    rows_total: int
+    state: str  # validating (accepted, rows being queued) | queued (every row sent to SQS)
+    request_hash: str
+    created_ms: int
+    source: str  # csv | json | group
+
+
+def _import_job_from_item(item: dict[str, Any]) -> ImportJob:
+    return ImportJob(
+        merchant_id=item["merchant_id"]["S"],
+        import_id=item["import_id"]["S"],
+        rows_total=int(item["rows_total"]["N"]),
+        state=item["state"]["S"],
+        request_hash=item["request_hash"]["S"],
+        created_ms=int(item["created_ms"]["N"]),
+        source=item["source"]["S"],
+    )
+
+
+def create_import_job(job: ImportJob, idempotency: IdempotentWrite) -> None:
+    """The job and the request's idempotency record, in one transaction. Raises
+    ``IdempotentReplay`` when the key was used before."""
+    item = {
+        "PK": import_pk(job.merchant_id, job.import_id),
+        "SK": {"S": "JOB"},
+        "merchant_id": {"S": job.merchant_id},
+        "import_id": {"S": job.import_id},
+        "rows_total": _n(job.rows_total),
+        "state": {"S": job.state},
+        "request_hash": {"S": job.request_hash},
+        "created_ms": _n(job.created_ms),
+        "source": {"S": job.source},
+    }
+    put = {"Put": {"TableName": table_name(), "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}}
+    _transact([put, idempotency.put()], token=idempotency.token(0), on_cancel=_replay_on_idempotency(idempotency, 1))
+
+
+def mark_import_queued(merchant_id: str, import_id: str) -> None:
+    _call(
+        dynamodb().update_item,
+        TableName=table_name(),
+        Key={"PK": import_pk(merchant_id, import_id), "SK": {"S": "JOB"}},
+        UpdateExpression="SET #state = :queued",
+        ConditionExpression="attribute_exists(PK)",
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues={":queued": {"S": "queued"}},
+    )
+
+
+def load_import(merchant_id: str, import_id: str, *, consistent: bool = True) -> tuple[ImportJob | None, int, int]:
+    """The job and its counters (applied, failed), summed over the shards: one BatchGetItem."""
+    pk = import_pk(merchant_id, import_id)
+    keys = [{"PK": pk, "SK": {"S": "JOB"}}]
+    keys += [{"PK": pk, "SK": {"S": f"CNT#{shard:02d}"}} for shard in range(IMPORT_COUNTER_SHARDS)]
+    found = _get_by_sort_key(keys, consistent=consistent)
+    job = found.get("JOB")
+    applied = failed = 0
+    for sort_key, item in found.items():
+        if sort_key.startswith("CNT#"):
+            applied += int(item.get("applied", {"N": "0"})["N"])
+            failed += int(item.get("failed", {"N": "0"})["N"])
+    return (_import_job_from_item(job) if job else None), applied, failed
+
+
+def list_import_errors(
+    merchant_id: str, import_id: str, *, limit: int, after_row: int | None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Failed rows in row order, one page; returns the row to continue after, if any."""
+    pk = import_pk(merchant_id, import_id)
+    params: dict[str, Any] = {
+        "TableName": table_name(),
+        "KeyConditionExpression": "PK = :pk AND begins_with(SK, :err)",
+        "ExpressionAttributeValues": {":pk": pk, ":err": {"S": "ERR#"}},
+        "Limit": limit,
+    }
+    if after_row is not None:
+        params["ExclusiveStartKey"] = {"PK": pk, "SK": {"S": f"ERR#{after_row:06d}"}}
+    response = _call(dynamodb().query, **params)
+    rows = [{"row": int(item["row"]["N"]), "reason": item["reason"]["S"]} for item in response["Items"]]
+    last = response.get("LastEvaluatedKey")
+    return rows, (int(last["SK"]["S"][4:]) if last else None)
+
+
+def find_customers(merchant_id: str, *, email: str | None = None, phone: str | None = None) -> list[str]:
+    """Customers of this merchant whose profile carries exactly this email (or phone): at most two,
+    enough to tell one from ambiguous. The lookup key embeds the merchant, so no other tenant's
+    customer can ever match."""
+    index, attribute, value = ("ByEmail", "email_key", f"M#{merchant_id}#E#{email}")
+    if email is None:
+        index, attribute, value = ("ByPhone", "phone_key", f"M#{merchant_id}#P#{phone}")
+    response = _call(
+        dynamodb().query,
+        TableName=table_name(),
+        IndexName=index,
+        KeyConditionExpression=f"{attribute} = :v",
+        ExpressionAttributeValues={":v": {"S": value}},
+        Limit=2,
+    )
+    prefix = f"M#{merchant_id}#C#"
+    return [item["PK"]["S"].removeprefix(prefix) for item in response["Items"] if item["PK"]["S"].startswith(prefix)]
+
+
+@dataclass(frozen=True)
+class ImportRowOutcome:
+    """What one row did: applied (with its ledger entry) or failed (with the reason)."""
+
+    merchant_id: str
+    import_id: str
+    row: int
+    shard: int
+    now_ms: int
+    failed_reason: str | None = None
+    customer_id: str | None = None
+    entry_id: str | None = None
+
+
+def _import_row_items(outcome: ImportRowOutcome) -> list[dict[str, Any]]:
+    pk = import_pk(outcome.merchant_id, outcome.import_id)
+    marker: dict[str, Any] = {
+        "PK": {"S": f"{pk['S']}#R#{outcome.row}"},
+        "SK": {"S": "ROW"},
+        "outcome": {"S": "failed" if outcome.failed_reason is not None else "applied"},
+        "expires_ttl": _n(outcome.now_ms // 1000 + IMPORT_MARKER_TTL_SECONDS),
+    }
+    if outcome.customer_id is not None:
+        marker["customer_id"] = {"S": outcome.customer_id}
+    if outcome.entry_id is not None:
+        marker["entry_id"] = {"S": outcome.entry_id}
+    counter = "failed" if outcome.failed_reason is not None else "applied"
+    items: list[dict[str, Any]] = [
+        {"Put": {"TableName": table_name(), "Item": marker, "ConditionExpression": "attribute_not_exists(PK)"}},
+        {
+            "Update": {
+                "TableName": table_name(),
+                "Key": {"PK": pk, "SK": {"S": f"CNT#{outcome.shard:02d}"}},
+                "UpdateExpression": f"ADD {counter} :one",
+                "ExpressionAttributeValues": {":one": _n(1)},
+            }
+        },
+    ]
+    if outcome.failed_reason is not None:
+        items.append(
+            {
+                "Put": {
+                    "TableName": table_name(),
+                    "Item": {
+                        "PK": pk,
+                        "SK": {"S": f"ERR#{outcome.row:06d}"},
+                        "row": _n(outcome.row),
+                        "reason": {"S": outcome.failed_reason[:300]},
+                    },
+                }
+            }
+        )
+    return items
+
+
+def commit_import_row(
+    outcome: ImportRowOutcome, change: WalletChange | None = None, *, refused_on: Wallet | None = None
+) -> bool:
+    """One transaction: the row's marker (``attribute_not_exists``), its counter and, when the row
+    applies, the wallet (conditioned on its version) and the ledger entry; when it fails, its
+    error item — with a ConditionCheck on the wallet's version when the refusal was decided on
+    it (not enough credit), so a row is never refused on a balance that has since changed.
+    Returns False when the row was done before (nothing written); raises ``WriteConflict`` when
+    the wallet moved underneath (read again and retry)."""
+    import hashlib
+
+    items = _import_row_items(outcome)
+    if change is not None:
+        items += [_wallet_put(change.before, change.after), _ledger_put(change.after, change.entry)]
+    if refused_on is not None:
+        condition = _wallet_put(refused_on, refused_on)["Put"]
+        items.append(
+            {
+                "ConditionCheck": {
+                    "TableName": table_name(),
+                    "Key": wallet_key(refused_on.merchant_id, refused_on.customer_id, refused_on.currency),
+                    **{k: v for k, v in condition.items() if k in {"ConditionExpression", "ExpressionAttributeValues"}},
+                }
+            }
+        )
+    # Covers every parameter that can differ between our own attempts (the time, the version
+    # read, the entry id), so it only ever de-duplicates botocore's retry of this very call.
+    version, entry = (change.before.version, change.entry.entry_id) if change is not None else (-1, "")
+    raw = f"{outcome.merchant_id}|{outcome.import_id}|{outcome.row}|{version}|{outcome.now_ms}|{entry}"
+    token = hashlib.sha256(raw.encode()).hexdigest()[:36]
+
+    def done_before(reasons: list[dict[str, Any]]) -> None:
+        if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            raise _RowDoneBefore()
+
+    try:
+        _transact(items, token=token, on_cancel=done_before)
+    except _RowDoneBefore:
+        return False
+    return True
+
+
+def load_import_job(merchant_id: str, import_id: str) -> ImportJob | None:
+    """The job alone (the consumer's check that a message belongs to a stored import)."""
+    response = _call(
+        dynamodb().get_item, TableName=table_name(), Key={"PK": import_pk(merchant_id, import_id), "SK": {"S": "JOB"}}
+    )
+    item = response.get("Item")
+    return _import_job_from_item(item) if item else None
+
+
+class _RowDoneBefore(Exception):
+    pass
+
+
+def load_import_wallets(
+    merchant_id: str, wallets: list[tuple[str, str]]
+) -> tuple[MerchantSettingsRecord | None, dict[tuple[str, str], Wallet]]:
+    """The merchant's settings and the wallets a block of import rows names, (customer, currency)
+    → wallet, strongly consistent: one BatchGetItem per 99 wallets. Absent wallets are left out."""
+    found: dict[tuple[str, str], Wallet] = {}
+    settings: MerchantSettingsRecord | None = None
+    wanted = [settings_key(merchant_id)] + [wallet_key(merchant_id, c, cur) for c, cur in dict.fromkeys(wallets)]
+    for start in range(0, len(wanted), 100):
+        request: dict[str, Any] = {table_name(): {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
+        while request:
+            response = _call(dynamodb().batch_get_item, RequestItems=request)
+            for item in response["Responses"].get(table_name(), []):
+                if item["SK"]["S"] == "SETTINGS":
+                    settings = _settings_from_item(item)
+                else:
+                    wallet = wallet_from_item(item)
+                    found[(wallet.customer_id, wallet.currency)] = wallet
+            request = response.get("UnprocessedKeys") or {}
+    return settings, found
