@@ -11,7 +11,18 @@ from tests.harness.template import ROOT
 
 RUNS = 5
 TIMER = "import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
-HANDLERS = ["authorizer", "credits", "settings", "checkout", "renewal", "expiry", "ledger_events"]
+HANDLERS = [
+    "authorizer",
+    "credits",
+    "settings",
+    "checkout",
+    "renewal",
+    "expiry",
+    "ledger_events",
+    "order_webhook",
+    "imports",
+    "import_consumer",
+]
 FIRST_CLIENT = "from store_credit import wallet_store; wallet_store.dynamodb()"
 
 
