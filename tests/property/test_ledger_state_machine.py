@@ -1,5 +1,6 @@
 """Random sequences of issue, debit, apply, re-apply, release, capture, order events (paid,
-cancelled, refunded both ways, updated, failed, in any order and redelivered) and replays
+cancelled, refunded both ways, updated, failed, in any order and redelivered), renewal plans
+and renewal and expiry runs at random later clocks, and replays
 through the API, checked after every step against a simple model and the ledger's invariants.
 
 `make test` runs a few dozen sequences; `make soak` (SOAK_EXAMPLES=…) runs thousands.
@@ -183,13 +184,36 @@ class LedgerMachine(RuleBasedStateMachine):
         again = run_expiry(int(time.time()) + days * 86_400)
         assert again["lots_expired"] == again["holds_released"] == 0
 
-    def expiry_total(self, customer: str) -> int:
+    def expiry_total(self, customer: str, entry_type: str = "expiry") -> int:
         response = self.api.get(f"/v1/customers/{customer}/transactions?limit=100")
         if response.status != 200:
             return 0
         return sum(
-            round(Decimal(e["amount"]["amount"]) * 100) for e in response.json()["items"] if e["type"] == "expiry"
+            round(Decimal(e["amount"]["amount"]) * 100) for e in response.json()["items"] if e["type"] == entry_type
         )
+
+    @rule(customer=st.sampled_from(CUSTOMERS), cents=amounts, mode=st.sampled_from(["grant", "top_up"]))
+    def set_renewal_plan(self, customer: str, cents: int, mode: str) -> None:
+        body = {"amount": {"amount": money(cents), "currency": "USD"}, "mode": mode, "period": "monthly"}
+        response = self.api.put(f"/v1/customers/{customer}/renewal", body)
+        assert response.status in {200, 201, 404}, response.body  # 404: not a customer yet
+
+    @rule(months=st.integers(min_value=1, max_value=3))
+    def renewal_run(self, months: int) -> None:
+        """The renewal job at a later clock: whatever it grants, the model follows the ledger's
+        renewal entries; the same run again grants nothing (once per period)."""
+        import time
+
+        from store_credit.renewal_service import run_renewal
+
+        before = {c: self.expiry_total(c, "renewal") for c in CUSTOMERS}
+        at = int(time.time()) + months * 31 * 86_400
+        assert run_renewal(at)["complete"] is True
+        for customer in CUSTOMERS:
+            granted = self.expiry_total(customer, "renewal") - before[customer]
+            assert granted >= 0
+            self.model.balance[customer] += granted
+        assert run_renewal(at)["renewed"] == 0
 
     @rule(customer=st.sampled_from(CUSTOMERS), price=amounts, capture=st.booleans(), total=amounts)
     def start_order(self, customer: str, price: int, capture: bool, total: int) -> None:
