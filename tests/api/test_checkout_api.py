@@ -151,12 +151,43 @@ def test_bad_checkouts_are_422_and_hold_nothing(api: Api, body: dict[str, Any], 
     assert api.wallet("ann").json()["held"]["amount"] == "0.00"
 
 
-def test_apply_costs_two_round_trips(api: Api) -> None:
+def test_apply_costs_two_round_trips_and_reads_only_the_wallet_once_settings_are_cached(api: Api) -> None:
     api.issue("ann", "50.00")
     with count_calls() as calls:
         assert apply(api, cart=cart("30.00")).status == 200
         assert apply(api, cart=cart("20.00")).status == 200
-    assert calls == ["GetItem", "BatchGetItem", "TransactWriteItems"] * 2  # GetItem: the authorizer
+    # GetItem first: the authorizer (cached by the gateway in production). The first apply reads
+    # settings and wallet together; the next reads the wallet alone (settings cached 30 s).
+    assert calls == ["GetItem", "BatchGetItem", "TransactWriteItems", "GetItem", "GetItem", "TransactWriteItems"]
+
+
+def test_a_settings_change_reaches_checkout_at_once_here_and_within_30_seconds_elsewhere(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from store_credit import wallet_store
+
+    # Given a checkout container that has read the settings (no redemption limit)
+    api.issue("ann", "500.00")
+    assert apply(api, checkout_id="chk_s1", cart=cart("40.00")).json()["applied"]["amount"] == "40.00"
+    # When this container changes them: the very next checkout sees the 10.00 cap
+    tiers = {"redemption_limits": [{"min_order": None, "max_fixed": "10.00"}]}
+    assert api.put("/v1/settings", tiers).status == 200
+    assert apply(api, checkout_id="chk_s2", cart=cart("40.00")).json()["applied"]["amount"] == "10.00"
+    # When another container changes them (written straight to the table, this cache untouched)
+    record = wallet_store.load_settings(merchant.merchant_id)
+    assert record is not None
+    document = {**record.document, "redemption_limits": [{"min_order": None, "max_fixed": "5.00"}]}
+    wallet_store.put_settings(
+        merchant.merchant_id, document, expected_version=record.version, webhook_secret=None, idempotency=None
+    )
+    wallet_store._settings_cache[merchant.merchant_id] = (time.monotonic() + 30, record)  # as cached before
+    # Then this container keeps the old cap for up to 30 seconds, and the new one after
+    assert apply(api, checkout_id="chk_s3", cart=cart("40.00")).json()["applied"]["amount"] == "10.00"
+    later = time.monotonic() + 31
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert apply(api, checkout_id="chk_s4", cart=cart("40.00")).json()["applied"]["amount"] == "5.00"
 
 
 def test_the_decision_is_logged_without_the_buyer(api: Api, caplog: pytest.LogCaptureFixture) -> None:

@@ -138,7 +138,7 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
     requested = _minor(request.requested_amount, currency, "requested_amount") if request.requested_amount else None
 
     def attempt() -> ApiResult:
-        record, stored = wallet_store.load_settings_and_wallet(caller.merchant_id, holder, currency)
+        record, stored = wallet_store.load_cached_settings_and_wallet(caller.merchant_id, holder, currency)
         settings = settings_of(record)
         if request.code is not None:
             _check_code(stored, request.email)
