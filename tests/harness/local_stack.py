@@ -88,6 +88,7 @@ class SqsPump(threading.Thread):
 
         from tests.harness import template
         from tests.harness.gateway import invoke
+        from tests.harness.pumps import sqs_records
 
         sqs = boto3.client("sqs")
         code_dir = template.function_dir("ImportConsumerFunction")
@@ -101,20 +102,7 @@ class SqsPump(threading.Thread):
                 ).get("Messages", [])
                 if not messages:
                     continue
-                records = [
-                    {
-                        "messageId": m["MessageId"],
-                        "receiptHandle": m["ReceiptHandle"],
-                        "body": m["Body"],
-                        "attributes": m.get("Attributes", {}),
-                        "messageAttributes": {},
-                        "md5OfBody": m["MD5OfBody"],
-                        "eventSource": "aws:sqs",
-                        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:store-credit-imports-local",
-                        "awsRegion": "us-east-1",
-                    }
-                    for m in messages
-                ]
+                records = sqs_records(messages, "arn:aws:sqs:us-east-1:000000000000:store-credit-imports-local")
                 result = invoke(code_dir, {"Records": records}) or {}
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
                 for m in messages:
