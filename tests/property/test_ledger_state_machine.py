@@ -98,6 +98,15 @@ class LedgerMachine(RuleBasedStateMachine):
         self.stack.close()
         reset_clients()
 
+    def checkout(self, checkout_id: str, customer: str, price: int, capture: bool) -> Any:
+        body = {
+            "checkout_id": checkout_id,
+            "customer_id": customer,
+            "capture": capture,
+            "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": money(price)}]},
+        }
+        return self.api.post("/v1/checkout/apply", body, key=None)
+
     @rule(customer=st.sampled_from(CUSTOMERS), cents=amounts, never=st.booleans())
     def issue(self, customer: str, cents: int, never: bool) -> None:
         key = str(uuid.uuid4())
@@ -131,13 +140,7 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def apply(self, customer: str, checkout: str, price: int, capture: bool) -> None:
         checkout_id = f"{customer}-{checkout}"
-        body = {
-            "checkout_id": checkout_id,
-            "customer_id": customer,
-            "capture": capture,
-            "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": money(price)}]},
-        }
-        response = self.api.post("/v1/checkout/apply", body, key=None)
+        response = self.checkout(checkout_id, customer, price, capture)
         if checkout_id in self.model.captured:
             assert response.status in {200, 409}, response.body  # a replay of the capture, or a conflict
             return
@@ -220,13 +223,7 @@ class LedgerMachine(RuleBasedStateMachine):
         """A checkout of its own for a new order: credit held, or captured at once."""
         order_id = f"o{len(self.model.orders) + 1}"
         checkout_id = f"{order_id}-chk"
-        body = {
-            "checkout_id": checkout_id,
-            "customer_id": customer,
-            "capture": capture,
-            "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": money(price)}]},
-        }
-        response = self.api.post("/v1/checkout/apply", body, key=None)
+        response = self.checkout(checkout_id, customer, price, capture)
         assert response.status == 200, response.body
         applied = min(price, self.model.available(customer))
         order = OrderModel(customer, checkout_id, total)

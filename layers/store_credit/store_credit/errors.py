@@ -5,13 +5,39 @@ Handlers never inspect messages: they map the class (through ``http_problems``) 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
 class FieldError:
     field: str
     message: str
+
+
+NOT_JSON = "is not valid JSON"
+
+
+def _field_path(location: tuple[object, ...], root: str) -> str:
+    # ("body", "amount", "amount") → "amount.amount"; ("query", "limit") → "limit"
+    parts = location[1:] if location and location[0] in {"body", "query", "path", "header"} else location
+    return ".".join(str(p) for p in parts) or root
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], root: str = "body") -> list[FieldError]:
+    """pydantic's validation errors as the problem's ``errors``: one field and message each."""
+    fields: list[FieldError] = []
+    for item in errors:
+        message = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
+        loc = tuple(item.get("loc", ()))
+        if item.get("type") == "json_invalid":
+            fields.append(FieldError("body", NOT_JSON))
+            continue
+        if item.get("type") == "string_type" and isinstance(item.get("input"), int | float) and loc[-1:] == ("amount",):
+            message = 'must be a decimal string such as "12.34", not a JSON number'
+        fields.append(FieldError(_field_path(loc, root), message))
+    return fields
 
 
 @dataclass
@@ -31,6 +57,10 @@ class InvalidInput(DomainError):
     status = 422
     slug = "invalid-input"
     title = "The request is not valid"
+
+    @classmethod
+    def of(cls, fields: list[FieldError]) -> InvalidInput:
+        return cls(detail="; ".join(f"{f.field}: {f.message}" for f in fields[:5]), errors=fields)
 
     @classmethod
     def on(cls, field_name: str, message: str) -> InvalidInput:

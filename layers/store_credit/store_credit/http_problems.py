@@ -9,13 +9,12 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
 
 from store_credit.auth import Caller
-from store_credit.errors import DomainError, FieldError
+from store_credit.errors import NOT_JSON, DomainError, FieldError, field_errors
 from store_credit.idempotency import ApiResult
 from store_credit.observability import logger
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://store-credit.dev/problems/"
-NOT_JSON = "is not valid JSON"
 
 
 def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldError] | None = None) -> Response:
@@ -29,32 +28,8 @@ def problem(status: int, slug: str, title: str, detail: str, errors: list[FieldE
     return Response(status_code=status, content_type=PROBLEM_JSON, body=json.dumps(body))
 
 
-def _field_path(location: tuple[Any, ...]) -> str:
-    # ("body", "amount", "amount") → "amount.amount"; ("query", "limit") → "limit"
-    parts = (
-        [str(p) for p in location[1:]]
-        if location and location[0] in {"body", "query", "path", "header"}
-        else [str(p) for p in location]
-    )
-    return ".".join(parts) or "body"
-
-
 def validation_errors(error: RequestValidationError) -> list[FieldError]:
-    return pydantic_field_errors(error.errors())
-
-
-def pydantic_field_errors(errors: Any) -> list[FieldError]:
-    fields: list[FieldError] = []
-    for item in errors:
-        message = str(item.get("msg", "is not valid")).removeprefix("Value error, ")
-        loc = tuple(item.get("loc", ()))
-        if item.get("type") == "json_invalid":
-            fields.append(FieldError("body", NOT_JSON))
-            continue
-        if item.get("type") == "string_type" and isinstance(item.get("input"), int | float) and loc[-1:] == ("amount",):
-            message = 'must be a decimal string such as "12.34", not a JSON number'
-        fields.append(FieldError(_field_path(loc), message))
-    return fields
+    return field_errors(error.errors())
 
 
 def json_result(result: ApiResult) -> Response:

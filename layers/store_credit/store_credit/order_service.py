@@ -18,8 +18,7 @@ from pydantic import ValidationError
 
 from store_credit import wallet_store
 from store_credit.codes import code_of
-from store_credit.errors import BadWebhookSignature, CheckoutConflict, IdempotentReplay, InvalidInput
-from store_credit.http_problems import NOT_JSON, pydantic_field_errors
+from store_credit.errors import BadWebhookSignature, CheckoutConflict, IdempotentReplay, InvalidInput, field_errors
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.models import OrderEvent, OrderIn, Settings
 from store_credit.money import money_json, parse_minor
@@ -74,10 +73,7 @@ def parse_event(raw_body: bytes) -> OrderEvent:
     try:
         return OrderEvent.model_validate_json(raw_body)
     except ValidationError as error:
-        fields = pydantic_field_errors(error.errors())
-        if any(f.message == NOT_JSON for f in fields):
-            raise InvalidInput(detail="the body is not valid JSON", errors=fields) from None
-        raise InvalidInput(detail="; ".join(f"{f.field}: {f.message}" for f in fields[:5]), errors=fields) from None
+        raise InvalidInput.of(field_errors(error.errors())) from None
 
 
 @dataclass
@@ -242,9 +238,8 @@ def _check_hold(record: OrderRecord, hold: wallet_store.HoldRecord) -> None:
         raise CheckoutConflict(detail=f"the checkout's credit belongs to order {hold.order_id!r}")
 
 
-def _claim_captured(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord) -> OrderRecord:
+def _claim_captured(record: OrderRecord, hold: wallet_store.HoldRecord) -> OrderRecord:
     """The checkout spent the credit at apply (``capture: true``): the order takes it over."""
-    run.captured = hold.amount
     return replace(record, holder=hold.customer_id, captured=hold.amount, spent_lots=hold.captured_lots)
 
 
@@ -261,7 +256,8 @@ def _paid(
     if hold is not None:
         _check_hold(record, hold)
         if hold.state == "captured":
-            record = _claim_captured(run, record, hold)
+            record = _claim_captured(record, hold)
+            run.captured = hold.amount
             hold_write = replace(hold, order_id=record.order_id)
         elif hold.state == "open":
             record, hold_write = _capture(run, record, hold)
@@ -360,8 +356,7 @@ def _cancelled(
     if not record.paid and hold is not None:
         _check_hold(record, hold)
         if hold.state == "captured":
-            record = _claim_captured(run, record, hold)
-            run.captured = 0  # claimed to be returned, not captured by this event
+            record = _claim_captured(record, hold)  # to be returned just below
             hold_write = replace(hold, order_id=record.order_id)
         elif hold.state == "open":
             edits = run.wallet(hold.customer_id)

@@ -16,7 +16,15 @@ from typing import Any
 from store_credit.errors import InsufficientCredit, InvalidInput
 from store_credit.lots import Lot, Restrictions
 from store_credit.money import exponent
-from store_credit.wallet import LedgerEntry, Wallet, WalletChange, _by_source, change_lots
+from store_credit.wallet import (
+    LedgerEntry,
+    Wallet,
+    WalletChange,
+    _by_source,
+    change_lots,
+    expire_lot,
+    spend_allocations,
+)
 
 # Every event is one TransactWriteItems (≤ 100 items): the wallets, a ledger entry per credit
 # issued and the order's own items must fit, so an order may carry at most this many units of
@@ -197,35 +205,11 @@ def return_credit(
     changes = [refund]
     now = now_ms // 1000
     for lot_id, _ in moves:
-        expiry = _expire_now(changes[-1].after, lot_id, now_ms) if lots[lot_id].is_expired(now) else None
+        expiry = expire_lot(changes[-1].after, lot_id, now_ms) if lots[lot_id].is_expired(now) else None
         if expiry is not None:
             changes.append(expiry)
     returned = replace(record, returned=record.returned + amount, spent_lots=tuple(spent_lots))
     return changes, returned
-
-
-def _expire_now(wallet: Wallet, lot_id: str, now_ms: int) -> WalletChange | None:
-    lot = wallet.lots[lot_id]
-    lapsing = lot.remaining - lot.held
-    if lapsing <= 0:
-        return None
-    lots = dict(wallet.lots)
-    if lot.held:
-        lots[lot_id] = replace(lot, remaining=lot.held)
-    else:
-        del lots[lot_id]
-    return change_lots(
-        wallet,
-        lots,
-        entry_type="expiry",
-        amount=-lapsing,
-        moves=((lot_id, -lapsing),),
-        by_source=((lot.source, -lapsing),),
-        reason="Credit expired",
-        actor="system:expiry",
-        now_ms=now_ms,
-        expires_at=lot.expires_at,
-    )
 
 
 def take_back(
@@ -233,26 +217,16 @@ def take_back(
 ) -> WalletChange | None:
     """Take back what is still unspent (and not held) of credit the order issued."""
     lot = wallet.lots.get(issued.lot_id)
-    if lot is None:
-        return None
-    amount = min(issued.amount, lot.remaining - lot.held)
+    amount = min(issued.amount, lot.remaining - lot.held) if lot is not None else 0
     if amount <= 0:
         return None
-    lots = dict(wallet.lots)
-    if lot.remaining == amount:
-        del lots[lot.lot_id]
-    else:
-        lots[lot.lot_id] = replace(lot, remaining=lot.remaining - amount)
-    return change_lots(
+    return spend_allocations(
         wallet,
-        lots,
-        entry_type="debit",
-        amount=-amount,
-        moves=((lot.lot_id, -amount),),
-        by_source=((lot.source, -amount),),
+        allocations=((issued.lot_id, amount),),
         reason=reason,
         actor=actor,
         now_ms=now_ms,
+        entry_type="debit",
         order_id=order_id,
     )
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from store_credit import wallet_store
 from store_credit.auth import SCOPES, Caller, hash_api_key, new_api_key, new_webhook_secret
-from store_credit.errors import DomainError, FieldError, InvalidInput, WriteConflict
+from store_credit.errors import DomainError, InvalidInput, WriteConflict, field_errors
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.models import Settings, SettingsOut, SettingsUpdate
 
@@ -32,11 +32,7 @@ def merge(current: dict[str, Any], update: SettingsUpdate) -> dict[str, Any]:
     try:
         return Settings.model_validate(merged).model_dump(mode="json")
     except ValidationError as error:
-        fields = [
-            FieldError(".".join(str(p) for p in e["loc"]) or "settings", str(e["msg"]).removeprefix("Value error, "))
-            for e in error.errors()
-        ]
-        raise InvalidInput(detail="; ".join(f"{f.field}: {f.message}" for f in fields), errors=fields) from None
+        raise InvalidInput.of(field_errors(error.errors(), root="settings")) from None
 
 
 def update_settings(caller: Caller, update: SettingsUpdate, idempotency_key: str, request_hash: str) -> ApiResult:

@@ -346,6 +346,32 @@ class DueWork:
         return self.after is not self.before
 
 
+def expire_lot(wallet: Wallet, lot_id: str, now_ms: int) -> WalletChange | None:
+    """Expire what of a lot past its time is not held (held credit waits for its hold): one
+    ledger entry of type expiry, or None when nothing lapses."""
+    lot = wallet.lots[lot_id]
+    lapsing = lot.remaining - lot.held
+    if lapsing <= 0:
+        return None
+    lots = dict(wallet.lots)
+    if lot.held:
+        lots[lot_id] = replace(lot, remaining=lot.held)
+    else:
+        del lots[lot_id]
+    return change_lots(
+        wallet,
+        lots,
+        entry_type="expiry",
+        amount=-lapsing,
+        moves=((lot_id, -lapsing),),
+        by_source=((lot.source, -lapsing),),
+        reason="Credit expired",
+        actor="system:expiry",
+        now_ms=now_ms,
+        expires_at=lot.expires_at,
+    )
+
+
 def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTICE_SECONDS) -> DueWork:
     """Release holds past their time, expire lots past theirs (one ledger entry a lot; credit a
     live hold still reserves expires when that hold goes), and mark lots owed an 'expiring' notice."""
@@ -355,44 +381,22 @@ def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTIC
     for hold in released:
         current = release_hold(current, hold.checkout_id)
     entries: list[LedgerEntry] = []
-    lots = dict(current.lots)
     notices: list[ExpiringNotice] = []
-    created_ms = current.last_entry_ms
-    seq = current.seq
     for lot in sorted(current.lots.values(), key=lambda lot: (lot.expires_at or 0, lot.lot_id)):
         if lot.expires_at is None:
             continue
         if lot.expires_at <= now:
-            lapsing = lot.remaining - lot.held
-            if lapsing <= 0 or len(entries) >= MAX_SETTLED_PER_WRITE:
-                continue  # held credit waits for its hold; a huge backlog waits for the next run
-            created_ms = max(now * 1000, created_ms + 1)
-            seq += 1
-            if lot.held:
-                lots[lot.lot_id] = replace(lot, remaining=lot.held)
-            else:
-                del lots[lot.lot_id]
-            balance_after = sum(x.remaining for x in lots.values())
-            entries.append(
-                LedgerEntry(
-                    entry_id=ulid(created_ms),
-                    seq=seq,
-                    type="expiry",
-                    amount=-lapsing,
-                    balance_after=balance_after,
-                    currency=wallet.currency,
-                    reason="Credit expired",
-                    actor="system:expiry",
-                    created_ms=created_ms,
-                    lots=((lot.lot_id, -lapsing),),
-                    by_source=((lot.source, -lapsing),),
-                    expires_at=lot.expires_at,
-                )
-            )
+            if len(entries) >= MAX_SETTLED_PER_WRITE:
+                continue  # a huge backlog waits for the next run
+            change = expire_lot(current, lot.lot_id, now * 1000)
+            if change is not None:
+                current = change.after
+                entries.append(change.entry)
         elif lot.expires_at - notice_seconds <= now and not lot.expiring_notified:
-            lots[lot.lot_id] = replace(lot, expiring_notified=True)
+            current = replace(current, lots={**current.lots, lot.lot_id: replace(lot, expiring_notified=True)})
             notices.append(ExpiringNotice(lot.lot_id, lot.remaining, lot.expires_at))
     if not released and not entries and not notices:
         return DueWork(wallet, wallet, (), (), ())
-    after = replace(current, version=wallet.version + 1, seq=seq, last_entry_ms=created_ms, lots=lots)
+    # One write, whatever it settled: the version moves on by one from the one read.
+    after = replace(current, version=wallet.version + 1)
     return DueWork(wallet, after, tuple(entries), released, tuple(notices))
