@@ -89,12 +89,66 @@ def test_the_table_keeps_money_safe() -> None:
     assert props["TimeToLiveSpecification"]["Enabled"] is True
 
 
-def test_the_layer_is_built_by_sam_for_arm64() -> None:
+def test_the_layer_is_built_by_its_makefile_for_arm64_and_the_runtime_python() -> None:
     layer = template.resources("AWS::Serverless::LayerVersion")["DomainLayer"]
-    assert layer["Metadata"]["BuildMethod"].startswith("python3.")
-    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
-    assert (ROOT / layer["Properties"]["ContentUri"] / "requirements.txt").exists()
-    assert (ROOT / layer["Properties"]["ContentUri"] / "store_credit" / "__init__.py").exists()
+    content = ROOT / layer["Properties"]["ContentUri"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert "build-DomainLayer:" in (content / "Makefile").read_text()
+    # .pyc are specific to one Python: the layer may only serve the runtime it was compiled for
+    assert layer["Properties"]["CompatibleRuntimes"] == [template.load_template()["Globals"]["Function"]["Runtime"]]
+    assert (content / "requirements.txt").exists()
+    assert (content / "store_credit" / "__init__.py").exists()
+
+
+def python_312() -> str | None:
+    import shutil
+
+    found = shutil.which("python3.12")
+    pyenv = Path.home() / ".pyenv" / "versions"
+    candidates = [Path(found)] if found else []
+    candidates += sorted(pyenv.glob("3.12.*/bin/python")) if pyenv.exists() else []
+    for candidate in candidates:
+        if subprocess.run([str(candidate), "--version"], capture_output=True, check=False).returncode == 0:
+            return str(candidate)
+    return None
+
+
+@pytest.mark.skipif(python_312() is None, reason="needs a Python 3.12 to compile for the runtime")
+def test_the_layer_build_ships_bytecode_the_runtime_uses_without_recompiling(tmp_path: Path) -> None:
+    # Given the layer built as `sam build` would (x86 wheels here, so this machine can import it)
+    python = python_312()
+    assert python
+    built = subprocess.run(
+        [
+            "make",
+            "-s",
+            "build-DomainLayer",
+            f"ARTIFACTS_DIR={tmp_path}",
+            f"PYTHON={python}",
+            "PLATFORM=manylinux2014_x86_64",
+        ],
+        cwd=ROOT / "layers" / "store_credit",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    site = tmp_path / "python"
+    # Then every module of the domain package has unchecked-hash bytecode for 3.12 …
+    sources = sorted(p.stem for p in (site / "store_credit").glob("*.py"))
+    cached = sorted(p.name.split(".")[0] for p in (site / "store_credit" / "__pycache__").glob("*.cpython-312.pyc"))
+    assert sources == cached
+    flags = {int.from_bytes(p.read_bytes()[4:8], "little") for p in (site / "store_credit" / "__pycache__").iterdir()}
+    assert flags == {0b01}  # hash-based, not checked against the source (PEP 552)
+    # … which Python runs without reading the source again: a source changed after the build
+    # (as a zip's file times would look) is not recompiled
+    with (site / "store_credit" / "models.py").open("a") as source:
+        source.write("\nraise RuntimeError('compiled from source at import')\n")
+    probe = "import store_credit.wallet_service, store_credit.models"
+    run = subprocess.run(
+        [python, "-B", "-c", probe], env={"PYTHONPATH": str(site)}, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
 
 
 def resolver_routes(code_dir: Path) -> set[tuple[str, str]] | None:

@@ -152,14 +152,16 @@ class Gateway:
         self.routes = template.http_routes()
         self.authorizer_dir = template.function_dir(template.authorizer_function())
 
-    def request(
+    def prepare(
         self,
         method: str,
         url: str,
         *,
         headers: dict[str, str] | None = None,
         body: bytes | str | dict[str, Any] | list[Any] | None = None,
-    ) -> HttpResponse:
+    ) -> tuple[Path, dict[str, Any]] | HttpResponse:
+        """The function and the v2 event the gateway would invoke it with (after the authorizer),
+        or the gateway's own answer when it would not invoke anything."""
         parts = urlsplit(url)
         path, raw_query = parts.path, parts.query
         lower_headers = {k.lower(): v for k, v in (headers or {}).items()}
@@ -184,15 +186,29 @@ class Gateway:
                 refused = self._authorize(route, event)
                 if refused is not None:
                     return refused
-            try:
-                result = invoke(route.code_dir, event)
-            except Exception:  # as API Gateway does when the function fails; the trace goes to stderr
-                traceback.print_exc()
-                return HttpResponse(
-                    500, {"content-type": "application/json"}, json.dumps({"message": "Internal Server Error"})
-                )
-            return self._response(result)
+            return route.code_dir, event
         return HttpResponse(404, {"content-type": "application/json"}, json.dumps({"message": "Not Found"}))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | str | dict[str, Any] | list[Any] | None = None,
+    ) -> HttpResponse:
+        prepared = self.prepare(method, url, headers=headers, body=body)
+        if isinstance(prepared, HttpResponse):
+            return prepared
+        code_dir, event = prepared
+        try:
+            result = invoke(code_dir, event)
+        except Exception:  # as API Gateway does when the function fails; the trace goes to stderr
+            traceback.print_exc()
+            return HttpResponse(
+                500, {"content-type": "application/json"}, json.dumps({"message": "Internal Server Error"})
+            )
+        return self._response(result)
 
     def _event(
         self,
@@ -242,19 +258,23 @@ class Gateway:
             event["body"] = body
         return event
 
+    @staticmethod
+    def authorizer_event(route: template.Route, event: dict[str, Any]) -> dict[str, Any]:
+        """The Lambda authorizer's REQUEST event (payload 2.0, identity from Authorization)."""
+        return {
+            "version": "2.0",
+            "type": "REQUEST",
+            "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:local/$default/{route.method}{route.path}",
+            "identitySource": [event["headers"].get("authorization")],
+            **{k: v for k, v in event.items() if k != "body"},
+        }
+
     def _authorize(self, route: template.Route, event: dict[str, Any]) -> HttpResponse | None:
         identity = event["headers"].get("authorization")
         if not identity:
             return HttpResponse(401, {"content-type": "application/json"}, json.dumps({"message": "Unauthorized"}))
-        auth_event = {
-            "version": "2.0",
-            "type": "REQUEST",
-            "routeArn": f"arn:aws:execute-api:us-east-1:123456789012:local/$default/{route.method}{route.path}",
-            "identitySource": [identity],
-            **{k: v for k, v in event.items() if k != "body"},
-        }
         try:
-            answer = invoke(self.authorizer_dir, auth_event)
+            answer = invoke(self.authorizer_dir, self.authorizer_event(route, event))
         except Exception:  # an authorizer that fails is a 500 at API Gateway
             traceback.print_exc()
             return HttpResponse(
