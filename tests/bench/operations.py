@@ -1,20 +1,20 @@
 """`make bench`: DynamoDB round trips, consumed capacity and local latency per operation.
 
 Runs every operation through the template's routes against MiniStack (which computes
-ConsumedCapacity the way DynamoDB bills it), and prints a table. Figures, not assertions.
+ConsumedCapacity; ``tests.bench.capacity`` sums it the way DynamoDB bills, secondary-index
+writes included), and prints a table. Figures, not assertions.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
+
+from tests.bench.capacity import metered
 
 REPEAT = 30
 
@@ -28,64 +28,6 @@ PRICES = {
 }
 MEMORY_GB = 0.5  # the template's MemorySize
 AUTHORIZER_MISS_RATE = 0.01  # the gateway caches the authorizer's answer 300 s per key
-
-
-@dataclass
-class Usage:
-    calls: list[str] = field(default_factory=list)
-    read_units: float = 0.0
-    write_units: float = 0.0
-    estimated: bool = False
-    batch_keys: int = 0
-
-
-def item_size(item: dict[str, Any]) -> int:
-    return len(json.dumps(item, default=lambda raw: "x" * len(raw)))  # binary attributes by length
-
-
-@contextmanager
-def metered() -> Iterator[Usage]:
-    """Ask DynamoDB for consumed capacity on every call the service makes, and add it up."""
-    from store_credit import wallet_store
-
-    events = wallet_store.dynamodb().meta.events
-    usage = Usage()
-
-    def ask(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if "ReturnConsumedCapacity" in model.input_shape.members:
-            params["ReturnConsumedCapacity"] = "TOTAL"
-        if model.name == "BatchGetItem":
-            usage.batch_keys = sum(len(v["Keys"]) for v in params["RequestItems"].values())
-
-    def add(parsed: dict[str, Any], model: Any, **_: Any) -> None:
-        usage.calls.append(model.name)
-        consumed = parsed.get("ConsumedCapacity") or []
-        if model.name == "BatchGetItem" and not consumed:
-            # MiniStack leaves BatchGetItem's capacity out; DynamoDB bills each key read
-            # consistently at 1 RCU per 4 KB (at least 1, found or not).
-            usage.read_units += sum(
-                max(1, -(-item_size(item) // 4096)) for items in parsed["Responses"].values() for item in items
-            ) + sum(len(v["Keys"]) for v in (parsed.get("UnprocessedKeys") or {}).values())
-            usage.estimated = True
-            missing = usage.batch_keys - sum(len(items) for items in parsed["Responses"].values())
-            usage.read_units += max(0, missing)
-        for item in consumed if isinstance(consumed, list) else [consumed]:
-            read = item.get("ReadCapacityUnits")
-            write = item.get("WriteCapacityUnits")
-            if read is None and write is None:  # only a total: reads or writes by the operation
-                total = item.get("CapacityUnits", 0.0)
-                is_write = model.name in {"TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"}
-                write, read = (total, 0.0) if is_write else (0.0, total)
-            usage.read_units += read or 0.0
-            usage.write_units += write or 0.0
-
-    events.register("before-parameter-build.dynamodb", ask, unique_id="bench-ask")
-    events.register("after-call.dynamodb", add, unique_id="bench-add")
-    try:
-        yield usage
-    finally:
-        events.unregister("before-parameter-build.dynamodb", unique_id="bench-ask")
-        events.unregister("after-call.dynamodb", unique_id="bench-add")
 
 
 def measure(name: str, operation: Callable[[int], Any]) -> dict[str, Any]:
@@ -240,7 +182,7 @@ def main() -> None:
         emulator.stop()
 
     print(f"\nDynamoDB cost per operation (MiniStack, {REPEAT} runs each; the authorizer's GetItem is included:")
-    print("API Gateway caches it for 300 s per key in production)\n")
+    print("API Gateway caches it for 300 s per key in production; WCU include the DueIndex entry a write moves)\n")
     header = f"{'operation':34} {'round trips':>11} {'RCU':>6} {'WCU':>6} {'p50 ms':>7}  calls"
     print(header)
     print("-" * len(header))
