@@ -388,6 +388,34 @@ def test_milestones_fire_once(api: Api, hook: OrderWebhook) -> None:
     assert [(t, a) for t, a in ledger(api)] == [("credit", "10.00"), ("credit", "15.00")]
 
 
+def test_paying_and_cancelling_orders_never_reaches_a_milestone(api: Api, hook: OrderWebhook) -> None:
+    set_rules(
+        api,
+        {"type": "milestone", "orders": 2, "credit": "10.00"},
+        {"type": "milestone", "spent": "150.00", "credit": "15.00"},
+    )
+    # Given three orders of 60.00 paid and each cancelled (delivered twice, as senders retry)
+    for n in range(1, 4):
+        hook.send("order.paid", order(id=f"ord_{n}", checkout_id=None, total="60.00"))
+        send_thrice(hook, "order.cancelled", order(id=f"ord_{n}", checkout_id=None, total="60.00"), f"evt_c{n}")
+    # Then no milestone was reached: a cancelled order does not count
+    assert ledger(api) == []
+    # When two orders are paid and kept, the orders milestone fires; spent (120.00) is not reached
+    for n in range(4, 6):
+        hook.send("order.paid", order(id=f"ord_{n}", checkout_id=None, total="60.00"))
+    assert ledger(api) == [("credit", "10.00")]
+
+
+def test_a_referral_pays_once_even_when_the_first_order_is_cancelled(api: Api, hook: OrderWebhook) -> None:
+    set_rules(api, {"type": "referral", "fixed": "5.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00", referrer_customer_id="rita"))
+    api.debit("rita", "2.00")  # the referrer spends part of it
+    cancelled = hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
+    assert money(cancelled, "taken_back") == "3.00"
+    hook.send("order.paid", order(id="ord_2", checkout_id=None, total="100.00", referrer_customer_id="rita"))
+    assert balances(api, "rita") == ("0.00", "0.00", "0.00")
+
+
 def test_cancelling_takes_back_unspent_rewards(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
     set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
     hook.send("order.paid", order(checkout_id=None, total="100.00"))

@@ -17,6 +17,7 @@ from store_credit.orders import (
     return_credit,
     rule_minor,
     snapshot_allocations,
+    uncount,
 )
 from store_credit.wallet import Wallet, spend_allocations
 
@@ -152,7 +153,24 @@ def test_milestones_fire_once_and_referrals_only_on_the_first_order() -> None:
         rewards, current = earn(rules, buyer="ann", referrer="rita", total=1000, currency="USD", stats=current)
         paid += [(r.customer_id, r.amount) for r in rewards]
     assert paid == [("rita", 500), ("ann", 1000)]
-    assert current.orders == 4 and current.spent == 4000 and current.fired == ("orders:2",)
+    assert current.orders == 4 and current.spent == 4000 and current.fired == ("referral", "orders:2")
+
+
+def test_a_cancelled_order_stops_counting_towards_milestones_and_the_referral_pays_once() -> None:
+    rules = [{"type": "milestone", "orders": 2, "credit": "10.00"}, {"type": "referral", "fixed": "5.00"}]
+    # Given a first paid order with a referrer, then cancelled
+    rewards, current = earn(rules, buyer="ann", referrer="rita", total=1000, currency="USD", stats=stats())
+    assert [(r.customer_id, r.amount) for r in rewards] == [("rita", 500)]
+    current = uncount(current, 1000)
+    assert (current.orders, current.spent) == (0, 0)
+    # When the next order is paid: it is the first that counts, yet the referral does not pay again
+    rewards, current = earn(rules, buyer="ann", referrer="rita", total=1000, currency="USD", stats=current)
+    assert rewards == []
+    # Then the milestone needs a second order that stands
+    rewards, current = earn(rules, buyer="ann", referrer=None, total=1000, currency="USD", stats=current)
+    assert [(r.customer_id, r.amount) for r in rewards] == [("ann", 1000)]
+    # and un-counting never goes below nothing
+    assert uncount(stats(), 500) == stats()
 
 
 @pytest.mark.parametrize(

@@ -35,6 +35,7 @@ from store_credit.orders import (
     return_credit,
     snapshot_allocations,
     take_back,
+    uncount,
 )
 from store_credit.wallet import Wallet, issue_credit, release_hold, spend_allocations
 from store_credit.wallet_service import expiry_for, settings_of
@@ -187,6 +188,8 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
     if event.type == "order.paid":
         record, stats_write, hold_write = _paid(run, record, checkout_hold, stats, total)
     elif event.type == "order.cancelled":
+        if record.paid and not record.cancelled:
+            stats_write = (stats.version, replace(uncount(stats, record.paid_total), version=stats.version + 1))
         record, hold_write = _cancelled(run, record, checkout_hold)
     elif event.type == "order.refunded":
         record = _refunded(run, record, total)

@@ -268,6 +268,9 @@ def percent_of(amount: int, percent: str) -> int:
     return int(share.quantize(Decimal(1), rounding="ROUND_HALF_UP"))
 
 
+REFERRAL_PAID = "referral"  # in CustomerStats.fired once the referee's referral has paid
+
+
 def milestone_key(orders: int | None, spent: str | None) -> str:
     return f"orders:{orders}" if orders is not None else f"spent:{Decimal(str(spent)).normalize()}"
 
@@ -294,7 +297,9 @@ def earn(
             if per and credit and total >= per:
                 rewards.append(Reward(buyer, total // per * credit, index, "Reward for order"))
         elif rule["type"] == "referral":
-            first_order = stats.orders == 0
+            # Once per referee, even if the first paid order is later cancelled (its count is
+            # taken back, its reward only as far as the referrer has not spent it).
+            first_order = stats.orders == 0 and REFERRAL_PAID not in fired
             if referrer is not None and referrer != buyer and first_order:
                 amount = (
                     rule_minor(rule["fixed"], currency) or 0
@@ -303,6 +308,7 @@ def earn(
                 )
                 if amount > 0:
                     rewards.append(Reward(referrer, amount, index, "Referral reward"))
+                    fired.append(REFERRAL_PAID)
         elif rule["type"] == "milestone":
             key = milestone_key(rule.get("orders"), rule.get("spent"))
             credit = rule_minor(rule["credit"], currency)
@@ -310,6 +316,14 @@ def earn(
                 fired.append(key)
                 rewards.append(Reward(buyer, credit, index, "Milestone reward"))
     return rewards, replace(after, fired=tuple(fired))
+
+
+def uncount(stats: CustomerStats, paid_total: int) -> CustomerStats:
+    """A paid order that is cancelled no longer counts towards milestones or 'first order':
+    otherwise paying and cancelling orders would reach a milestone with nothing bought.
+    Milestones already paid stay paid (each pays once; the cancelled order's own rewards are
+    taken back with it)."""
+    return replace(stats, orders=max(0, stats.orders - 1), spent=max(0, stats.spent - paid_total))
 
 
 def _reached(rule: dict[str, Any], stats: CustomerStats, currency: str) -> bool:
