@@ -483,9 +483,9 @@ def test_the_table_unreachable_mid_message_fails_it_back_to_sqs_and_the_retry_ap
 
 
 def test_a_retry_with_the_same_key_queues_what_sqs_refused_the_first_time(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from store_credit import import_queue
+    from store_credit import import_queue, imports_service, wallet_store
 
     # Given SQS refusing messages
     api.issue("cus_1", "1.00")
@@ -502,11 +502,21 @@ def test_a_retry_with_the_same_key_queues_what_sqs_refused_the_first_time(
     assert refused.status == 503 and refused.headers["retry-after"] == "1"
     assert refused.json()["type"].endswith("queue-unavailable")
 
+    # Then the job is "validating" while that request could still be running, "interrupted" after
+    # (the id as on-call finds it: the client got none)
+    record = wallet_store.get_idempotency_record(merchant.merchant_id, "imp-503")
+    assert record is not None
+    import_id = json.loads(record.body)["import_id"]
+    assert import_status(api, import_id)["state"] == "validating"
+    later = imports_service._now_ms() + imports_service.INTERRUPTED_AFTER_MS + 1_000
+    monkeypatch.setattr(imports_service, "_now_ms", lambda: later)
+    assert import_status(api, import_id)["state"] == "interrupted"
+
     # And when SQS is back and the client retries with the same key
     monkeypatch.setattr(import_queue, "send_all", real)
     retried = post_csv(api, text, key="imp-503")
     assert retried.status == 202
-    import_id = retried.json()["import_id"]
+    assert retried.json()["import_id"] == import_id
     assert import_status(api, import_id)["state"] == "queued"
     QueuePump().drain()
 

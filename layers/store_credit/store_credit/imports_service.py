@@ -135,9 +135,16 @@ def _finish_queueing(caller: Caller, first: ApiResult, rows_now: Callable[[], li
     return first
 
 
-def _state(job: wallet_store.ImportJob, applied: int, failed: int) -> str:
+# Twice the imports function's timeout (29 s): the request that stored a job still
+# "validating" after this has ended without queueing every row.
+INTERRUPTED_AFTER_MS = 60_000
+
+
+def _state(job: wallet_store.ImportJob, applied: int, failed: int, now_ms: int) -> str:
     if job.state == "validating":
-        return "validating"
+        # The file is not kept, so only the client can finish it: the same request again, with
+        # the same Idempotency-Key, queues every row (rows already applied are skipped).
+        return "interrupted" if now_ms - job.created_ms > INTERRUPTED_AFTER_MS else "validating"
     if applied + failed >= job.rows_total:
         return "completed_with_errors" if failed else "completed"
     return "applying" if applied + failed else "queued"
@@ -165,7 +172,7 @@ def show_import(caller: Caller, import_id: str, limit: int | None, cursor: str |
     tz = settings_of(wallet_store.load_settings(caller.merchant_id)).timezone
     return {
         "import_id": import_id,
-        "state": _state(job, applied, failed),
+        "state": _state(job, applied, failed, _now_ms()),
         "rows_total": job.rows_total,
         "rows_applied": applied,
         "rows_failed": failed,

@@ -614,7 +614,12 @@ class ImportRowError(ApiModel):
 
 class ImportStatus(ApiModel):
     import_id: str
-    state: Literal["validating", "queued", "applying", "completed", "completed_with_errors"]
+    state: Literal["validating", "interrupted", "queued", "applying", "completed", "completed_with_errors"] = Field(
+        description=(
+            "interrupted: the upload request ended before every row was queued; send the same request "
+            "again with the same Idempotency-Key to queue the rest (rows already applied are not applied twice)"
+        )
+    )
     rows_total: int
     rows_applied: int
     rows_failed: int
