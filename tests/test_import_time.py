@@ -4,7 +4,7 @@ The goal of 1.3× a bare ``import boto3`` plus a client is out of reach with the
 service is built on: boto3, a client, Powertools' validating HTTP resolver, Logger, Metrics and
 pydantic alone cost about 1.65× here (``make bench`` prints it). So the guard measures what
 this project controls: each handler, with its bytecode precompiled as the layer build ships it,
-against the floor of the packages it must import. Fresh interpreters, best of five, alternating
+against the floor of the packages it must import. Fresh interpreters, best of seven, alternating
 with the floor so a busy machine slows both sides.
 """
 
@@ -20,7 +20,7 @@ import pytest
 
 from tests.harness.template import ROOT
 
-BUDGET = 1.35  # × the floor; measured 1.10–1.20 for the HTTP handlers, below 1.0 for the others
+BUDGET = 1.4  # × the floor; measured 0.9–1.25 here (noise included): only a real regression crosses it
 
 TIMER = "import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
 CLIENT = "import boto3; boto3.client('dynamodb'); from aws_lambda_powertools import Logger, Metrics"
@@ -52,7 +52,7 @@ def once(code: str, path: str = "") -> float:
     return float(out.stdout.strip())
 
 
-def paired(floor: str, code: str, path: str, runs: int = 5) -> tuple[float, float]:
+def paired(floor: str, code: str, path: str, runs: int = 7) -> tuple[float, float]:
     """Best of ``runs`` for the floor and the handler, measured alternately."""
     floors, handler = [], []
     for _ in range(runs):

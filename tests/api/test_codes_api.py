@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from typing import Any
 
 import pytest
 
-from tests.harness.api_client import Api, make_merchant
-from tests.harness.audit import audit_wallet
+from tests.harness.api_client import Api, Merchant, make_merchant
+from tests.harness.audit import all_items, audit_wallet
 
 
 def make_codes(api: Api, amount: str = "25.00", key: str = "auto", **fields: Any) -> Any:
@@ -67,7 +69,34 @@ def test_a_code_restricted_to_an_email_needs_that_email(api: Api) -> None:
     code = make_codes(api, allowed_email="ann@example.com").json()["codes"][0]["code"]
     assert apply_code(api, code).status == 422
     assert apply_code(api, code, email="bob@example.com").status == 422
+    assert apply_code(api, code, email="Ann@example.com").status == 422  # exact, as the contract says
     assert apply_code(api, code, email="ann@example.com").status == 200
+    assert api.get(f"/v1/codes/{code}").json()["restricted_to_email"] is True
+
+
+def test_a_code_restricted_to_an_email_stores_no_email(api: Api) -> None:
+    # Given a code for ann's email: erasing ann's data must not have to find it
+    make_codes(api, allowed_email="ann@example.com", key="code-for-ann")
+    # Then no stored item (code wallet, ledger entry, idempotency record) carries the email
+    assert not [item for item in all_items() if "ann@example.com" in json.dumps(item)]
+
+
+def test_codes_stored_with_the_plain_email_keep_their_restriction(api: Api, merchant: Merchant) -> None:
+    from store_credit import wallet_store
+    from store_credit.codes import holder_of
+
+    # Given a code as an earlier release stored it, with the email itself
+    code = make_codes(api, allowed_email="ann@example.com").json()["codes"][0]["code"]
+    key = wallet_store.wallet_key(merchant.merchant_id, holder_of(code), "USD")
+    item = wallet_store.dynamodb().get_item(TableName=os.environ["TABLE_NAME"], Key=key)["Item"]
+    item.pop("email_lock")
+    item["allowed_email"] = {"S": "ann@example.com"}
+    wallet_store.dynamodb().put_item(TableName=os.environ["TABLE_NAME"], Item=item)
+    # Then it still needs that email, and the write that spends it replaces the email by its digest
+    assert apply_code(api, code, email="bob@example.com").status == 422
+    assert apply_code(api, code, email="ann@example.com", capture=True).status == 200
+    stored = wallet_store.dynamodb().get_item(TableName=os.environ["TABLE_NAME"], Key=key)["Item"]
+    assert "allowed_email" not in stored and "email_lock" in stored
 
 
 def test_a_code_not_yet_valid_applies_nothing(api: Api) -> None:

@@ -128,6 +128,22 @@ def test_a_checkout_captured_at_apply_is_claimed_by_its_order(api: Api, hook: Or
     consistent(merchant)
 
 
+def test_an_unpaid_order_cancelled_after_a_store_credit_refund_returns_only_the_rest(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given 30.00 captured at apply, and 1.00 refunded as store credit before any payment
+    api.issue("ann", "50.00")
+    apply(api, "30.00", capture=True)
+    refund = {"amount": "1.00", "to": "store_credit"}
+    assert hook.send("order.refunded", order(refund=refund)).status == 200
+    # When the order is cancelled without ever being paid (the card was never charged)
+    cancelled = send_thrice(hook, "order.cancelled", order(), "evt_cancel")
+    # Then the buyer gets back what they gave, 30.00, not 31.00: 1.00 came back already
+    assert money(cancelled, "returned") == "29.00"
+    assert balances(api) == ("50.00", "50.00", "0.00")
+    consistent(merchant)
+
+
 def test_another_order_cannot_claim_a_checkout_an_order_already_took(api: Api, hook: OrderWebhook) -> None:
     api.issue("ann", "50.00")
     apply(api, "30.00")

@@ -51,15 +51,20 @@ class OrderModel:
     lowest: int | None = None
 
     def due_back(self) -> int:
+        """What the spent credit owed back comes to after the events so far: from the events
+        alone, so an ignored event (a payment after the cancel) changes nothing."""
         if self.spent == 0:
             return 0
-        gross = self.total + self.spent
-        if self.cancelled:
-            unrefunded = max(0, gross - self.refunded_store_credit - self.refunded_original)
-            return self.returned + min(self.spent - self.returned, unrefunded)
+        # The order's value: the card was charged only if it was paid (an order cancelled before
+        # payment was worth the credit captured at apply, and refunds already given count against it)
+        gross = (self.total if self.paid else 0) + self.spent
         proportional = (2 * self.refunded_original * self.spent + gross) // (2 * gross)
         excess = max(0, self.spent - self.lowest) if self.lowest is not None else 0
-        return min(self.spent, max(proportional, excess, self.returned))
+        while_open = min(self.spent, max(proportional, excess))
+        if self.cancelled:
+            unrefunded = max(0, gross - self.refunded_store_credit - self.refunded_original)
+            return max(self.returned, while_open + min(self.spent - while_open, unrefunded))
+        return max(self.returned, while_open)
 
 
 @dataclass

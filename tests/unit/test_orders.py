@@ -71,6 +71,40 @@ def test_a_cancel_after_refunds_never_returns_more_than_the_order_was_worth(
     # credit back + new credit + the card's part of its refunds never exceed the order
     card_share = to_card - record.returned
     assert back + as_credit + card_share <= gross
+    # and settling again (another event after the cancel) returns nothing more
+    assert replace(cancelled, returned=back).credit_due_back() == back
+
+
+@given(
+    spent=st.integers(1, 10**6),
+    total=st.integers(0, 10**6),
+    paid=st.booleans(),
+    to_card=st.integers(0, 10**6),
+    as_credit=st.integers(0, 10**6),
+    lowest=st.none() | st.integers(0, 10**6),
+)
+def test_credit_due_back_depends_on_the_events_alone(
+    spent: int, total: int, paid: bool, to_card: int, as_credit: int, lowest: int | None
+) -> None:
+    # Given any order state, open or cancelled, paid or not
+    record = OrderRecord(
+        "m",
+        "o1",
+        "ann",
+        "USD",
+        paid=paid,
+        paid_total=total if paid else 0,
+        captured=spent,
+        refunded_original=to_card,
+        refunded_store_credit=as_credit,
+        lowest_total=lowest,
+    )
+    for state in (record, replace(record, cancelled=True)):
+        # When it is settled, then settled again
+        due = state.credit_due_back()
+        # Then the second time finds nothing more to return, and never more than was spent
+        assert 0 <= due <= spent
+        assert replace(state, returned=due).credit_due_back() == due
 
 
 def test_a_lower_total_returns_what_the_credit_exceeds() -> None:

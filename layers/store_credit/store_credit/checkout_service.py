@@ -24,7 +24,7 @@ from store_credit.models import ApplyRequest, CartIn, Settings
 from store_credit.money import exponent, money_json, parse_minor
 from store_credit.observability import logger
 from store_credit.orders import SpentLot, snapshot_allocations
-from store_credit.wallet import Wallet, place_hold, release_hold, spend_allocations
+from store_credit.wallet import Wallet, email_unlocks, place_hold, release_hold, spend_allocations
 from store_credit.wallet_service import settings_of
 
 # The wallet keeps 64 bits of the request's fingerprint per hold, enough to spot a replay
@@ -229,7 +229,7 @@ def _check_code(wallet: Wallet | None, email: str | None) -> None:
     if wallet is None:
         # An unknown code, another merchant's code and a code in another currency look alike.
         raise NotFound(detail="no such store-credit code in this currency")
-    if wallet.allowed_email is not None and email != wallet.allowed_email:
+    if not email_unlocks(wallet, email):
         raise InvalidInput.on("email", "this code can only be used with the email it was issued to")
 
 

@@ -14,7 +14,7 @@ from store_credit.errors import InvalidInput, NotFound
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.models import CreateCodesRequest
 from store_credit.money import money_json
-from store_credit.wallet import Wallet, issue_credit
+from store_credit.wallet import Wallet, email_lock, issue_credit
 from store_credit.wallet_service import expiry_for, settings_of
 
 
@@ -31,7 +31,7 @@ def code_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
         "held": money_json(wallet.held, currency),
         "expires_at": iso(min(expiries), tz) if expiries else None,
         "valid_from": iso(min(valid_froms), tz) if valid_froms else None,
-        "restricted_to_email": wallet.allowed_email is not None,
+        "restricted_to_email": wallet.email_lock is not None,
     }
 
 
@@ -52,7 +52,9 @@ def create_codes(caller: Caller, request: CreateCodesRequest, idempotency_key: s
                     caller.merchant_id,
                     holder_of(new_code(request.prefix, request.suffix)),
                     currency,
-                    allowed_email=request.allowed_email,
+                    email_lock=email_lock(caller.merchant_id, request.allowed_email)
+                    if request.allowed_email is not None
+                    else None,
                 ),
                 amount=amount,
                 reason=request.reason,

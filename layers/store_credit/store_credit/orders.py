@@ -98,21 +98,28 @@ class OrderRecord:
         return self.paid_total + self.captured
 
     def credit_due_back(self) -> int:
-        """How much of the spent credit should be back in the wallet, given every event so far."""
+        """How much of the spent credit should be back in the wallet, given every event so far.
+        A function of the events alone (``returned`` only keeps it from falling), so settling
+        again, or after an ignored event, returns nothing more."""
         spent = self.captured
         if spent == 0:
             return 0
+        while_open = self._returned_while_open(spent)
         if self.cancelled:
             # Everything not yet refunded comes back, credit first; value already refunded (as
             # new credit or to the card) is not refunded twice.
             unrefunded = max(0, self.gross - self.refunded_store_credit - self.refunded_original)
-            return self.returned + min(spent - self.returned, unrefunded)
+            return max(self.returned, while_open + min(spent - while_open, unrefunded))
+        return max(self.returned, while_open)
+
+    def _returned_while_open(self, spent: int) -> int:
         # A refund to the original methods returns credit in proportion to how the order was
-        # paid (cumulative, half-up, so partial refunds add up to exactly ``spent``).
+        # paid (cumulative, half-up, so partial refunds add up to exactly ``spent``); a lower
+        # total returns what the credit now exceeds. Both describe the same lost value: the
+        # larger covers it, adding them would pay twice.
         proportional = (2 * self.refunded_original * spent + self.gross) // (2 * self.gross) if self.gross else 0
         excess = max(0, spent - self.lowest_total) if self.lowest_total is not None else 0
-        # Both describe the same lost value; the larger covers it, adding them would pay twice.
-        return min(spent, max(proportional, excess, self.returned))
+        return min(spent, max(proportional, excess))
 
 
 @dataclass

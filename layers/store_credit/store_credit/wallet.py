@@ -7,6 +7,8 @@ entry. Invariant after every transition: balance == Σ lot.remaining == Σ ledge
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -73,7 +75,10 @@ class Wallet:
     last_entry_ms: int = 0
     lots: dict[str, Lot] = field(default_factory=dict)
     holds: dict[str, Hold] = field(default_factory=dict)
-    allowed_email: str | None = None  # a code that only this buyer may spend
+    # A code only one buyer may spend: a digest of their email, never the email itself, so the
+    # code holds no personal data (erasing the buyer needs nothing from it) and merchants'
+    # digests of one email differ.
+    email_lock: str | None = None
 
     @property
     def balance(self) -> int:
@@ -102,6 +107,17 @@ class Wallet:
     def next_expiry(self, now: int) -> Lot | None:
         expiring = [lot for lot in self.lots.values() if lot.expires_at is not None and lot.spendable(now) > 0]
         return min(expiring, key=lambda lot: (lot.expires_at, lot.lot_id), default=None)
+
+
+def email_lock(merchant_id: str, email: str) -> str:
+    return hashlib.sha256(f"{merchant_id}\n{email}".encode()).hexdigest()
+
+
+def email_unlocks(wallet: Wallet, email: str | None) -> bool:
+    """Whether a buyer with this email may spend the wallet (a code): always, unless it is locked."""
+    if wallet.email_lock is None:
+        return True
+    return email is not None and hmac.compare_digest(email_lock(wallet.merchant_id, email), wallet.email_lock)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ from store_credit.errors import (
 from store_credit.lots import Lot, Restrictions
 from store_credit.orders import CustomerStats, IssuedCredit, LotSnapshot, OrderRecord, SpentLot, WalletEdits
 from store_credit.renewal import RenewalPlan
-from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, Wallet, WalletChange
+from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, Wallet, WalletChange, email_lock
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -196,8 +196,8 @@ def wallet_to_item(wallet: Wallet) -> dict[str, Any]:
         "held": _n(wallet.held),
         "lots": {"M": {lot_id: _lot_to_item(lot) for lot_id, lot in wallet.lots.items()}},
     }
-    if wallet.allowed_email is not None:
-        item["allowed_email"] = {"S": wallet.allowed_email}
+    if wallet.email_lock is not None:
+        item["email_lock"] = {"S": wallet.email_lock}
     if wallet.holds:
         item["holds"] = {"M": {checkout_id: _hold_to_item(h) for checkout_id, h in wallet.holds.items()}}
     due_at = wallet.due_at()
@@ -217,8 +217,16 @@ def wallet_from_item(item: dict[str, Any]) -> Wallet:
         last_entry_ms=int(item["last_entry_ms"]["N"]),
         lots={lot_id: _lot_from_item(lot_id, raw) for lot_id, raw in item["lots"]["M"].items()},
         holds={cid: _hold_from_item(cid, raw) for cid, raw in item.get("holds", {}).get("M", {}).items()},
-        allowed_email=item["allowed_email"]["S"] if "allowed_email" in item else None,
+        email_lock=_email_lock_of(item),
     )
+
+
+def _email_lock_of(item: dict[str, Any]) -> str | None:
+    if "email_lock" in item:
+        return str(item["email_lock"]["S"])
+    if "allowed_email" in item:  # codes written before the digest: the next write stores it
+        return email_lock(item["merchant_id"]["S"], item["allowed_email"]["S"])
+    return None
 
 
 def _opt_s(item: dict[str, Any], name: str, value: str | None) -> None:
