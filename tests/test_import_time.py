@@ -11,13 +11,13 @@ with the floor so a busy machine slows both sides.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.harness.shipped import compiled_copy, handler_path
 from tests.harness.template import ROOT
 
 BUDGET = 1.4  # × the floor; measured 0.9–1.25 here (noise included): only a real regression crosses it
@@ -63,24 +63,12 @@ def paired(floor: str, code: str, path: str, runs: int = 7) -> tuple[float, floa
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The layer and the functions with unchecked-hash bytecode, as layers/store_credit/Makefile
-    builds them (Lambda cannot write .pyc, so what is not shipped compiled is compiled each time)."""
-    root = tmp_path_factory.mktemp("shipped")
-    shutil.copytree(ROOT / "layers" / "store_credit" / "store_credit", root / "layer" / "store_credit")
-    shutil.copytree(ROOT / "functions", root / "functions")
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(root)],
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
-        check=True,
-        capture_output=True,
-    )
-    return root
+    return compiled_copy(tmp_path_factory.mktemp("shipped"))
 
 
 @pytest.mark.parametrize("function", sorted(FLOORS))
 def test_handler_imports_stay_near_the_packages_they_need(function: str, shipped: Path) -> None:
-    path = os.pathsep.join([str(shipped / "layer"), str(shipped / "functions" / function)])
-    floor, spent = paired(FLOORS[function], HANDLER, path)
+    floor, spent = paired(FLOORS[function], HANDLER, handler_path(shipped, function))
     assert spent <= BUDGET * floor, f"{function}: {spent * 1000:.0f} ms vs its packages' {floor * 1000:.0f} ms"
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tests.harness.shipped import compiled_copy
+from tests.harness.shipped import handler_path as shipped_path
 from tests.harness.template import ROOT
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
@@ -86,7 +87,7 @@ def handler_path(name: str, root: Path | None = None) -> str:
     """The layer and one function, from the repository or from a compiled copy of both."""
     if root is None:
         return os.pathsep.join([str(ROOT / "layers" / "store_credit"), str(ROOT / "functions" / name)])
-    return os.pathsep.join([str(root / "layer"), str(root / "functions" / name)])
+    return shipped_path(root, name)
 
 
 def seconds(code: str, env: dict[str, str]) -> float:
@@ -222,16 +223,7 @@ def first_answer_figures(built: Path) -> list[tuple[str, float, float, int]]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as built:
-        # The layer and functions as the Makefile build ships them: sources with unchecked-hash .pyc
-        compiled_root = Path(built)
-        shutil.copytree(ROOT / "layers" / "store_credit" / "store_credit", compiled_root / "layer" / "store_credit")
-        shutil.copytree(ROOT / "functions", compiled_root / "functions")
-        subprocess.run(
-            [sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", str(compiled_root)],
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
-            check=True,
-            capture_output=True,
-        )
+        compiled_root = compiled_copy(Path(built))
         imports = import_figures(compiled_root)
         answers = first_answer_figures(compiled_root)
     print(f"\nCold start (fresh interpreters, best of {RUNS} each, measured in turn)\n")

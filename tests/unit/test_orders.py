@@ -84,7 +84,7 @@ def test_a_cancel_after_refunds_never_returns_more_than_the_order_was_worth(
     lowest=st.none() | st.integers(0, 10**6),
 )
 def test_credit_due_back_depends_on_the_events_alone(
-    spent: int, total: int, paid: bool, to_card: int, as_credit: int, lowest: int | None
+    *, spent: int, total: int, paid: bool, to_card: int, as_credit: int, lowest: int | None
 ) -> None:
     # Given any order state, open or cancelled, paid or not
     record = OrderRecord(
