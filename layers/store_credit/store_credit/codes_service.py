@@ -40,6 +40,8 @@ def create_codes(caller: Caller, request: CreateCodesRequest, idempotency_key: s
     currency = request.amount.currency
     valid_from = int(request.valid_from.timestamp()) if request.valid_from is not None else None
 
+    lock = email_lock(caller.merchant_id, request.allowed_email) if request.allowed_email is not None else None
+
     def attempt() -> ApiResult:
         settings = settings_of(wallet_store.load_settings(caller.merchant_id))
         now_ms = time.time_ns() // 1_000_000
@@ -52,9 +54,7 @@ def create_codes(caller: Caller, request: CreateCodesRequest, idempotency_key: s
                     caller.merchant_id,
                     holder_of(new_code(request.prefix, request.suffix)),
                     currency,
-                    email_lock=email_lock(caller.merchant_id, request.allowed_email)
-                    if request.allowed_email is not None
-                    else None,
+                    email_lock=lock,
                 ),
                 amount=amount,
                 reason=request.reason,
