@@ -442,6 +442,127 @@ def test_cancelling_takes_back_unspent_rewards(api: Api, hook: OrderWebhook, mer
     consistent(merchant)
 
 
+def test_a_partial_refund_takes_back_its_share_of_the_order_reward_once(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given 1.00 per 10.00: a card order of 100.00 earned 10.00
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00"))
+    assert balances(api) == ("10.00", "10.00", "0.00")
+    # When 25.00 is refunded to the card (delivered three times)
+    refund = {"amount": "25.00", "to": "original"}
+    refunded = send_thrice(hook, "order.refunded", order(checkout_id=None, total="100.00", refund=refund), "evt_r1")
+    # Then a quarter of the reward goes back, once
+    assert money(refunded, "taken_back") == "2.50"
+    assert balances(api) == ("7.50", "7.50", "0.00")
+    assert ledger(api)[-1] == ("debit", "-2.50")
+    # When the customer spends most of the rest and the remaining 75.00 is refunded
+    api.debit("ann", "6.00")
+    rest = {"amount": "75.00", "to": "original"}
+    last = hook.send("order.refunded", order(checkout_id=None, total="100.00", refund=rest))
+    # Then what is unspent goes back; what was spent stays spent
+    assert money(last, "taken_back") == "1.50"
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
+def test_refunded_orders_do_not_reach_milestones(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
+    set_rules(
+        api,
+        {"type": "milestone", "orders": 2, "credit": "10.00"},
+        {"type": "milestone", "spent": "150.00", "credit": "15.00"},
+    )
+    # Given two orders of 60.00 paid and each refunded in full (to the card, then as credit)
+    for n, to in ((1, "original"), (2, "store_credit")):
+        paid = order(id=f"ord_{n}", checkout_id=None, total="60.00")
+        hook.send("order.paid", paid)
+        send_thrice(hook, "order.refunded", {**paid, "refund": {"amount": "60.00", "to": to}}, f"evt_r{n}")
+    # Then no milestone was reached (the refund as credit is the only credit)
+    assert ledger(api) == [("credit", "60.00")]
+    # When a third order of 100.00 is paid and 10.00 of it refunded, it counts 90.00
+    third = order(id="ord_3", checkout_id=None, total="100.00")
+    hook.send("order.paid", third)
+    hook.send("order.refunded", {**third, "refund": {"amount": "10.00", "to": "original"}})
+    assert ledger(api) == [("credit", "60.00")]
+    # and a fourth of 60.00 reaches both: two orders that stand, 150.00 kept
+    hook.send("order.paid", order(id="ord_4", checkout_id=None, total="60.00"))
+    assert ledger(api)[1:] == [("credit", "10.00"), ("credit", "15.00")]
+    consistent(merchant)
+
+
+def test_a_full_refund_takes_back_store_credit_bought_and_milestone_rewards(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    set_rules(api, {"type": "milestone", "orders": 1, "credit": "5.00"})
+    items = [{"id": "gc", "quantity": 1, "unit_price": "25.00", "store_credit_product": True}]
+    paid = order(checkout_id=None, total="25.00", items=items)
+    hook.send("order.paid", paid)
+    assert balances(api) == ("30.00", "30.00", "0.00")
+    # When a partial refund arrives, a gift card bought and a milestone stay (no line is named)
+    hook.send("order.refunded", {**paid, "refund": {"amount": "5.00", "to": "original"}})
+    assert balances(api) == ("30.00", "30.00", "0.00")
+    # When the rest is refunded, both are taken back as far as they are unspent
+    api.debit("ann", "4.00")
+    last = hook.send("order.refunded", {**paid, "refund": {"amount": "20.00", "to": "original"}})
+    assert money(last, "taken_back") == "26.00"
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
+def test_a_refund_before_the_payment_earns_only_on_what_is_kept(api: Api, hook: OrderWebhook) -> None:
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"}, {"type": "referral", "percent": "10"})
+    body = order(checkout_id=None, total="100.00", referrer_customer_id="rita")
+    # Given a refund of 40.00 delivered before the order's payment
+    hook.send("order.refunded", {**body, "refund": {"amount": "40.00", "to": "original"}})
+    # When the payment arrives, the rewards are those of the 60.00 kept
+    paid = hook.send("order.paid", body)
+    assert sorted((i["customer_id"], i["amount"]["amount"]) for i in paid.json()["issued"]) == [
+        ("ann", "6.00"),
+        ("rita", "6.00"),
+    ]
+    assert money(paid, "taken_back") == "0.00"
+    # And refunding the rest takes both back
+    last = hook.send("order.refunded", {**body, "refund": {"amount": "60.00", "to": "original"}})
+    assert money(last, "taken_back") == "12.00"
+    assert balances(api, "rita") == ("0.00", "0.00", "0.00")
+
+
+def test_orders_stored_by_the_earlier_release_still_count_and_give_back(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    import json
+    import os
+
+    from store_credit import wallet_store
+
+    set_rules(
+        api,
+        {"type": "place_order", "per": "10.00", "credit": "1.00"},
+        {"type": "milestone", "orders": 2, "credit": "7.00"},
+    )
+    body = order(checkout_id=None, total="50.00")
+    hook.send("order.paid", body)
+    # Given the order record as the earlier release stored it: no counts, no partial take-backs
+    table, key = os.environ["TABLE_NAME"], wallet_store.order_key(merchant.merchant_id, "ord_1")
+    item = wallet_store.dynamodb().get_item(TableName=table, Key=key)["Item"]
+    doc = json.loads(item["doc"]["S"])
+    doc.pop("counted")
+    doc["taken_back"] = False
+    doc["issued"] = [row[:4] for row in doc["issued"]]
+    item["doc"] = {"S": json.dumps(doc)}
+    wallet_store.dynamodb().put_item(TableName=table, Item=item)
+    # When half of it is refunded: it still counts as an order; its reward (which rule gave it
+    # was not stored) is kept until the order is cancelled or refunded in full
+    hook.send("order.refunded", {**body, "refund": {"amount": "25.00", "to": "original"}})
+    assert balances(api) == ("5.00", "5.00", "0.00")
+    hook.send("order.paid", order(id="ord_2", checkout_id=None, total="5.00"))
+    assert ledger(api)[-1] == ("credit", "7.00")
+    # When the rest is refunded, the reward goes back
+    hook.send("order.refunded", {**body, "refund": {"amount": "25.00", "to": "original"}})
+    assert balances(api) == ("7.00", "7.00", "0.00")
+    consistent(merchant)
+
+
 # --- selling store credit -----------------------------------------------------------------------
 
 

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 from store_credit.lots import Lot
 from store_credit.orders import (
     CustomerStats,
+    IssuedCredit,
     OrderRecord,
     earn,
     percent_of,
+    recount,
     return_credit,
     rule_minor,
     snapshot_allocations,
-    uncount,
 )
 from store_credit.wallet import Wallet, spend_allocations
 
@@ -195,7 +196,8 @@ def test_a_cancelled_order_stops_counting_towards_milestones_and_the_referral_pa
     # Given a first paid order with a referrer, then cancelled
     rewards, current = earn(rules, buyer="ann", referrer="rita", total=1000, currency="USD", stats=stats())
     assert [(r.customer_id, r.amount) for r in rewards] == [("rita", 500)]
-    current = uncount(current, 1000)
+    order = paid_order(0, 1000, counted_spent=1000, counted_order=True, cancelled=True)
+    current = recount(current, order)
     assert (current.orders, current.spent) == (0, 0)
     # When the next order is paid: it is the first that counts, yet the referral does not pay again
     rewards, current = earn(rules, buyer="ann", referrer="rita", total=1000, currency="USD", stats=current)
@@ -204,7 +206,64 @@ def test_a_cancelled_order_stops_counting_towards_milestones_and_the_referral_pa
     rewards, current = earn(rules, buyer="ann", referrer=None, total=1000, currency="USD", stats=current)
     assert [(r.customer_id, r.amount) for r in rewards] == [("ann", 1000)]
     # and un-counting never goes below nothing
-    assert uncount(stats(), 500) == stats()
+    assert recount(stats(), paid_order(0, 500, counted_spent=500, counted_order=True, cancelled=True)) == stats()
+
+
+def test_a_refund_counts_the_order_for_what_was_kept_and_a_full_refund_not_at_all() -> None:
+    # Given an order of 100.00 (20.00 of it store credit) that counted 80.00 charged
+    order = paid_order(2000, 8000, counted_spent=8000, counted_order=True)
+    before = replace(stats(), orders=3, spent=30000)
+    # When a quarter of its value is refunded, three quarters of the charge still count
+    quarter = replace(order, refunded_original=2500)
+    assert quarter.counted() == (6000, True)
+    assert recount(before, quarter) == replace(before, spent=28000)
+    # When all of it is refunded (to the card and as credit), the order no longer counts
+    full = replace(quarter, refunded_store_credit=7500)
+    assert full.counted() == (0, False)
+    assert recount(before, full) == replace(before, orders=2, spent=22000)
+
+
+def test_a_partial_refund_takes_back_the_refunded_share_of_scaling_rewards_only() -> None:
+    # Given a 5.00 reward per order total (scales), a 10.00 milestone and a 25.00 gift card unit
+    scaling = IssuedCredit("ann", "lot_r", 500, "reward", full=500)
+    milestone = IssuedCredit("ann", "lot_m", 1000, "reward")
+    product = IssuedCredit("bob", "lot_p", 2500, "product")
+    order = paid_order(0, 10000, issued=(scaling, milestone, product))
+    # When 40.00 of the 100.00 is refunded: 2.00 of the scaling reward is owed back, nothing else
+    partial = replace(order, refunded_original=4000)
+    assert [partial.to_take_back(i) for i in partial.issued] == [200, 0, 0]
+    # and once taken, asking again owes nothing more
+    assert partial.to_take_back(replace(scaling, taken=200)) == 0
+    # When the rest is refunded, everything the order gave is owed back
+    full = replace(partial, refunded_store_credit=6000)
+    assert [full.to_take_back(replace(scaling, taken=200)), full.to_take_back(milestone)] == [300, 1000]
+    assert full.to_take_back(product) == 2500
+
+
+@given(
+    total=st.integers(1, 10**7),
+    spent=st.integers(0, 10**7),
+    reward=st.integers(0, 10**6),
+    parts=st.lists(st.integers(1, 100), min_size=1, max_size=8),
+)
+def test_refunds_in_any_steps_take_back_a_scaling_reward_exactly_once(
+    total: int, spent: int, reward: int, parts: list[int]
+) -> None:
+    # Given a paid order with a reward that scales, refunded in steps up to its whole value
+    order = paid_order(spent, total)
+    credit = IssuedCredit("ann", "lot_r", reward, "reward", full=reward)
+    gross, weight, refunded, taken = spent + total, sum(parts), 0, 0
+    for part in parts:
+        refunded = min(gross, refunded + gross * part // weight)
+        step = replace(order, refunded_original=refunded)
+        owed = step.to_take_back(replace(credit, taken=taken))
+        # Then after each step the customer keeps exactly the share not refunded (nothing owed twice)
+        assert owed >= 0
+        taken += owed
+        assert reward - taken == step.kept_share(reward)
+    final = replace(order, refunded_original=gross)
+    taken += final.to_take_back(replace(credit, taken=taken))
+    assert taken == reward
 
 
 @pytest.mark.parametrize(

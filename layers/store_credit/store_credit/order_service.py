@@ -32,10 +32,10 @@ from store_credit.orders import (
     WalletEdits,
     check_refund_room,
     earn,
+    recount,
     return_credit,
     snapshot_allocations,
     take_back,
-    uncount,
 )
 from store_credit.wallet import Wallet, issue_credit, release_hold, spend_allocations
 from store_credit.wallet_service import expiry_for, settings_of
@@ -183,13 +183,11 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
         return ApiResult(200, run.body())
     if len(record.events) >= MAX_EVENTS_PER_ORDER:
         raise InvalidInput.on("order.id", f"an order takes at most {MAX_EVENTS_PER_ORDER} events")
-    stats_write: tuple[int, CustomerStats] | None = None
+    stats_after: CustomerStats | None = None
     hold_write: wallet_store.HoldRecord | None = None
     if event.type == "order.paid":
-        record, stats_write, hold_write = _paid(run, record, checkout_hold, stats, total)
+        record, stats_after, hold_write = _paid(run, record, checkout_hold, stats, total)
     elif event.type == "order.cancelled":
-        if record.paid and not record.cancelled:
-            stats_write = (stats.version, replace(uncount(stats, record.paid_total), version=stats.version + 1))
         record, hold_write = _cancelled(run, record, checkout_hold)
     elif event.type == "order.refunded":
         record = _refunded(run, record, total)
@@ -199,6 +197,16 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
         run.ignore("the order is already paid or cancelled")
     else:
         run.detail = "payment failed: the hold stays until it expires or the payment succeeds"
+    if run.outcome != "ignored" and event.type in ("order.paid", "order.cancelled", "order.refunded"):
+        # What the order counts for and what it gave follow its events: a cancel or a refund in
+        # full takes all of it back, a partial refund its share.
+        if record.counted() != (record.counted_spent, record.counted_order):
+            stats_after = recount(stats_after or stats, record)
+            spent, counts = record.counted()
+            record = replace(record, counted_spent=spent, counted_order=counts)
+        reason = "Order cancelled" if event.type == "order.cancelled" else "Order refunded"
+        record = _take_back_issued(run, record, reason)
+    stats_write = (stats.version, replace(stats_after, version=stats.version + 1)) if stats_after else None
     body = run.body()
     after = replace(record, version=record.version + 1, events=(*record.events, event.id))
     wallet_store.commit_order_event(
@@ -248,7 +256,7 @@ def _claim_captured(record: OrderRecord, hold: wallet_store.HoldRecord) -> Order
 
 def _paid(
     run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | None, stats: CustomerStats, total: int
-) -> tuple[OrderRecord, tuple[int, CustomerStats] | None, wallet_store.HoldRecord | None]:
+) -> tuple[OrderRecord, CustomerStats | None, wallet_store.HoldRecord | None]:
     if record.paid:
         run.ignore("the order is already paid")
         return record, None, None
@@ -274,30 +282,45 @@ def _paid(
     ]
     if sum(item.quantity for item, amount in units if amount) > MAX_CREDIT_UNITS:
         raise InvalidInput.on("order.items", f"at most {MAX_CREDIT_UNITS} units of store-credit products per order")
+    record, stats_after = _earn(run, record, stats, total)
     issued = list(record.issued)
-    rules = [rule.model_dump(mode="json") for rule in run.settings.earning_rules]
-    rewards, stats_after = earn(
-        rules,
-        buyer=record.customer_id,
-        referrer=run.event.order.referrer_customer_id,
-        total=total,
-        currency=run.currency,
-        stats=stats,
-    )
-    for reward in rewards:
-        expires = run.settings.earning_rules[reward.rule].expires
-        lot_id = run.issue(
-            reward.customer_id, reward.amount, kind="reward", reason=reward.reason, source="reward", expires=expires
-        )
-        issued.append(IssuedCredit(reward.customer_id, lot_id, reward.amount, "reward"))
-    for item, amount in units:
+    for item, amount in units if not record.fully_refunded else ():  # refunded in full before it was paid
         recipient = item.recipient_customer_id or record.customer_id
         reason = "Store credit purchase" if recipient == record.customer_id else "Gift of store credit"
         for _ in range(item.quantity if amount else 0):
             lot_id = run.issue(recipient, amount, kind="product", reason=reason, source="purchase", expires=None)
             issued.append(IssuedCredit(recipient, lot_id, amount, "product"))
     record = _settle_returns(run, replace(record, issued=tuple(issued)))  # refunds that came before payment
-    return record, (stats.version, replace(stats_after, version=stats.version + 1)), hold_write
+    return record, stats_after, hold_write
+
+
+def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> tuple[OrderRecord, CustomerStats | None]:
+    """The earning rules for a newly paid order: rewards issued (those that scale with the total
+    only in the share not refunded before the payment arrived) and the buyer's statistics."""
+    counted, counts = record.counted()
+    if not counts:
+        return record, None  # refunded in full before it was paid: it earns nothing
+    rewards, stats_after = earn(
+        [rule.model_dump(mode="json") for rule in run.settings.earning_rules],
+        buyer=record.customer_id,
+        referrer=run.event.order.referrer_customer_id,
+        total=total,
+        currency=run.currency,
+        stats=stats,
+        counted=counted,
+    )
+    issued = list(record.issued)
+    for reward in rewards:
+        amount = record.kept_share(reward.amount) if reward.scales else reward.amount
+        if amount <= 0:
+            continue
+        expires = run.settings.earning_rules[reward.rule].expires
+        lot_id = run.issue(
+            reward.customer_id, amount, kind="reward", reason=reward.reason, source="reward", expires=expires
+        )
+        full = reward.amount if reward.scales else None
+        issued.append(IssuedCredit(reward.customer_id, lot_id, amount, "reward", full=full))
+    return replace(record, issued=tuple(issued), counted_spent=counted, counted_order=True), stats_after
 
 
 def _capture(
@@ -370,18 +393,29 @@ def _cancelled(
                 hold_write = replace(
                     hold, state="released", order_id=record.order_id, expires_at=None, updated_ms=run.now_ms
                 )
-    record = _settle_returns(run, record, reason="Order cancelled")
-    if record.issued and not record.taken_back:
-        for issued in record.issued:
-            edits = run.wallet(issued.customer_id)
-            change = take_back(
-                edits.after, issued, reason="Order cancelled", actor=ACTOR, now_ms=run.now_ms, order_id=record.order_id
-            )
-            if change is not None:
-                edits.apply(change)
-                run.taken_back += -change.entry.amount
-        record = replace(record, taken_back=True)
-    return record, hold_write
+    return _settle_returns(run, record, reason="Order cancelled"), hold_write
+
+
+def _take_back_issued(run: _Run, record: OrderRecord, reason: str) -> OrderRecord:
+    """Take back what the order's events say it should no longer have given, as far as it is
+    unspent: all of it after a cancel or a refund in full, the refunded share of rewards that
+    scale with the order's total after a partial refund."""
+    issued = []
+    for credit in record.issued:
+        owed = record.to_take_back(credit)
+        taken = _take_back_one(run, credit, owed, reason, record.order_id) if owed else 0
+        issued.append(replace(credit, taken=credit.taken + taken) if taken else credit)
+    return replace(record, issued=tuple(issued))
+
+
+def _take_back_one(run: _Run, credit: IssuedCredit, owed: int, reason: str, order_id: str) -> int:
+    edits = run.wallet(credit.customer_id)
+    change = take_back(edits.after, credit, owed, reason=reason, actor=ACTOR, now_ms=run.now_ms, order_id=order_id)
+    if change is None:
+        return 0  # already spent
+    edits.apply(change)
+    run.taken_back -= change.entry.amount
+    return -change.entry.amount
 
 
 def _refunded(run: _Run, record: OrderRecord, total: int) -> OrderRecord:

@@ -62,12 +62,16 @@ class SpentLot:
 
 @dataclass(frozen=True)
 class IssuedCredit:
-    """Credit the order gave (a store-credit product unit or a reward), taken back if cancelled."""
+    """Credit the order gave (a store-credit product unit or a reward): all of it is taken back
+    when the order is cancelled or refunded in full; a reward that scales with the order's total
+    (``full`` set) also in the share a partial refund gives back."""
 
     customer_id: str
     lot_id: str
     amount: int
     kind: str  # product | reward
+    full: int | None = None  # a scaling reward: what the order earns with nothing refunded
+    taken: int = 0  # taken back so far
 
 
 @dataclass(frozen=True)
@@ -89,13 +93,49 @@ class OrderRecord:
     refunded_store_credit: int = 0  # order value refunded as new store credit
     lowest_total: int | None = None  # the lowest total an order.updated reported
     issued: tuple[IssuedCredit, ...] = ()
-    taken_back: bool = False
     events: tuple[str, ...] = ()
+    # What the order adds to its buyer's statistics now (``counted()`` once written).
+    counted_spent: int = 0
+    counted_order: bool = False
 
     @property
     def gross(self) -> int:
         """The order's value: what was charged plus the store credit spent."""
         return self.paid_total + self.captured
+
+    @property
+    def refunded(self) -> int:
+        return self.refunded_original + self.refunded_store_credit
+
+    @property
+    def fully_refunded(self) -> bool:
+        return self.paid and self.refunded > 0 and self.refunded >= self.gross
+
+    def kept_share(self, amount: int) -> int:
+        """``amount`` in the share of the order's value not refunded, half-up."""
+        if self.gross == 0:
+            return 0 if self.refunded else amount
+        kept = max(0, self.gross - self.refunded)
+        return (2 * amount * kept + self.gross) // (2 * self.gross)
+
+    def counted(self) -> tuple[int, bool]:
+        """What the order adds to its buyer's statistics, given every event so far: what was
+        charged, in the share not refunded; nothing once cancelled or refunded in full (paying
+        and refunding orders must not reach a milestone with nothing bought)."""
+        if not self.paid or self.cancelled or self.fully_refunded:
+            return 0, False
+        return self.kept_share(self.paid_total), True
+
+    def to_take_back(self, issued: IssuedCredit) -> int:
+        """How much more of credit the order issued should be taken back, given every event so
+        far (a function of the events, so applying it again takes nothing more)."""
+        if self.cancelled or self.fully_refunded:
+            keep = 0
+        elif issued.full is not None:
+            keep = min(issued.amount, self.kept_share(issued.full))
+        else:
+            keep = issued.amount
+        return max(0, issued.amount - keep - issued.taken)
 
     def credit_due_back(self) -> int:
         """How much of the spent credit should be back in the wallet, given every event so far.
@@ -220,11 +260,12 @@ def return_credit(
 
 
 def take_back(
-    wallet: Wallet, issued: IssuedCredit, *, reason: str, actor: str, now_ms: int, order_id: str
+    wallet: Wallet, issued: IssuedCredit, owed: int, *, reason: str, actor: str, now_ms: int, order_id: str
 ) -> WalletChange | None:
-    """Take back what is still unspent (and not held) of credit the order issued."""
+    """Take back up to ``owed`` of credit the order issued, as far as it is unspent (and not
+    held): credit already spent stays spent."""
     lot = wallet.lots.get(issued.lot_id)
-    amount = min(issued.amount, lot.remaining - lot.held) if lot is not None else 0
+    amount = min(owed, lot.remaining - lot.held) if lot is not None else 0
     if amount <= 0:
         return None
     return spend_allocations(
@@ -260,6 +301,7 @@ class Reward:
     amount: int
     rule: int  # index of the rule in the merchant's settings (its own expiry applies)
     reason: str
+    scales: bool = False  # a share of the order's total: a partial refund takes back its share
 
 
 def rule_minor(text: str, currency: str) -> int | None:
@@ -290,31 +332,30 @@ def earn(
     total: int,
     currency: str,
     stats: CustomerStats,
+    counted: int | None = None,
 ) -> tuple[list[Reward], CustomerStats]:
     """The rewards one newly paid order earns, and the buyer's statistics after it.
 
-    ``total`` is what was charged (after store credit). Each milestone pays once per customer
-    and currency; a referral pays on the referee's first paid order only."""
-    after = replace(stats, orders=stats.orders + 1, spent=stats.spent + total)
+    ``total`` is what was charged (after store credit); ``counted`` what of it the statistics
+    count (less when part was refunded before the payment arrived). Each milestone pays once
+    per customer and currency; a referral pays on the referee's first paid order only."""
+    after = replace(stats, orders=stats.orders + 1, spent=stats.spent + (total if counted is None else counted))
     rewards: list[Reward] = []
     fired = list(stats.fired)
     for index, rule in enumerate(rules):
         if rule["type"] == "place_order":
             per, credit = rule_minor(rule["per"], currency), rule_minor(rule["credit"], currency)
             if per and credit and total >= per:
-                rewards.append(Reward(buyer, total // per * credit, index, "Reward for order"))
+                rewards.append(Reward(buyer, total // per * credit, index, "Reward for order", scales=True))
         elif rule["type"] == "referral":
             # Once per referee, even if the first paid order is later cancelled (its count is
             # taken back, its reward only as far as the referrer has not spent it).
             first_order = stats.orders == 0 and REFERRAL_PAID not in fired
             if referrer is not None and referrer != buyer and first_order:
-                amount = (
-                    rule_minor(rule["fixed"], currency) or 0
-                    if rule.get("fixed") is not None
-                    else percent_of(total, rule["percent"])
-                )
+                scales = rule.get("fixed") is None
+                amount = percent_of(total, rule["percent"]) if scales else rule_minor(rule["fixed"], currency) or 0
                 if amount > 0:
-                    rewards.append(Reward(referrer, amount, index, "Referral reward"))
+                    rewards.append(Reward(referrer, amount, index, "Referral reward", scales=scales))
                     fired.append(REFERRAL_PAID)
         elif rule["type"] == "milestone":
             key = milestone_key(rule.get("orders"), rule.get("spent"))
@@ -325,12 +366,16 @@ def earn(
     return rewards, replace(after, fired=tuple(fired))
 
 
-def uncount(stats: CustomerStats, paid_total: int) -> CustomerStats:
-    """A paid order that is cancelled no longer counts towards milestones or 'first order':
-    otherwise paying and cancelling orders would reach a milestone with nothing bought.
-    Milestones already paid stay paid (each pays once; the cancelled order's own rewards are
-    taken back with it)."""
-    return replace(stats, orders=max(0, stats.orders - 1), spent=max(0, stats.spent - paid_total))
+def recount(stats: CustomerStats, record: OrderRecord) -> CustomerStats:
+    """The buyer's statistics once the order counts for what its events say now (``counted``)
+    instead of what it counted for before. Milestones already paid stay paid (each pays once;
+    the order's own rewards are taken back with it)."""
+    spent, counts = record.counted()
+    return replace(
+        stats,
+        orders=max(0, stats.orders + int(counts) - int(record.counted_order)),
+        spent=max(0, stats.spent + spent - record.counted_spent),
+    )
 
 
 def _reached(rule: dict[str, Any], stats: CustomerStats, currency: str) -> bool:

@@ -910,9 +910,9 @@ def order_to_item(record: OrderRecord) -> dict[str, Any]:
         "refunded_original": record.refunded_original,
         "refunded_store_credit": record.refunded_store_credit,
         "lowest_total": record.lowest_total,
-        "taken_back": record.taken_back,
-        "issued": [[i.customer_id, i.lot_id, i.amount, i.kind] for i in record.issued],
+        "issued": [[i.customer_id, i.lot_id, i.amount, i.kind, i.full, i.taken] for i in record.issued],
         "events": list(record.events),
+        "counted": [record.counted_spent, record.counted_order],
     }
     return {
         **order_key(record.merchant_id, record.order_id),
@@ -928,6 +928,7 @@ def order_to_item(record: OrderRecord) -> dict[str, Any]:
 
 def order_from_item(item: dict[str, Any]) -> OrderRecord:
     doc = json.loads(item["doc"]["S"])
+    counted = doc.get("counted")
     return OrderRecord(
         merchant_id=item["merchant_id"]["S"],
         order_id=item["order_id"]["S"],
@@ -945,10 +946,19 @@ def order_from_item(item: dict[str, Any]) -> OrderRecord:
         refunded_original=doc["refunded_original"],
         refunded_store_credit=doc["refunded_store_credit"],
         lowest_total=doc["lowest_total"],
-        taken_back=doc["taken_back"],
-        issued=tuple(IssuedCredit(c, lot, amount, kind) for c, lot, amount, kind in doc["issued"]),
+        issued=tuple(_issued_from_json(row, doc.get("taken_back", False)) for row in doc["issued"]),
         events=tuple(doc["events"]),
+        # Orders stored before these fields: a paid order counted its total until cancelled.
+        counted_spent=counted[0] if counted else (doc["paid_total"] if doc["paid"] and not doc["cancelled"] else 0),
+        counted_order=counted[1] if counted else (doc["paid"] and not doc["cancelled"]),
     )
+
+
+def _issued_from_json(row: list[Any], taken_back: bool) -> IssuedCredit:
+    customer_id, lot_id, amount, kind, *rest = row
+    if not rest:  # stored before partial take-backs: a cancel took back what it could, once
+        return IssuedCredit(customer_id, lot_id, amount, kind, taken=amount if taken_back else 0)
+    return IssuedCredit(customer_id, lot_id, amount, kind, full=rest[0], taken=rest[1])
 
 
 def _stats_item(stats: CustomerStats) -> dict[str, Any]:
