@@ -129,10 +129,12 @@ def test_order_events_become_captured_refunded_and_issued_events(emulator: str) 
         assert hook.post(event).status == 200
     pump.pump()
 
-    # Then the bus carries the capture, the reward and the refund once each, with the order id
+    # Then the bus carries the capture, the reward, the refund and the refunded half of the
+    # reward taken back, once each, with the order id
     events = [(e["detail-type"], e["detail"]["amount"]["amount"], e["detail"]["order_id"]) for e in received()]
     assert events == [
         ("credit.captured", "-30.00", "ord_1"),
         ("credit.issued", "3.00", "ord_1"),
         ("credit.refunded", "15.00", "ord_1"),
+        ("credit.debited", "-1.50", "ord_1"),
     ]
