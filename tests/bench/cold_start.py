@@ -33,7 +33,8 @@ from tests.harness.template import ROOT
 RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 TIMER = "import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
 HTTP_FLOOR = (
-    "import boto3; boto3.client('dynamodb'); from aws_lambda_powertools import Logger, Metrics; import pydantic; "
+    "import botocore.session; botocore.session.get_session().create_client('dynamodb'); "
+    "from aws_lambda_powertools import Logger, Metrics; import pydantic; "
     "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
     "APIGatewayHttpResolver(enable_validation=True)"
 )
@@ -233,7 +234,7 @@ def main() -> None:
     print(
         "\n× boto3+client: the handler's import and first client against `import boto3` + one client, from\n"
         "sources, then with the layer's .pyc as its build ships them. × packages: the same (.pyc) against the\n"
-        "packages an HTTP handler imports before any code of this project (boto3 + client + Powertools'\n"
+        "packages an HTTP handler imports before any code of this project (botocore + client + Powertools'\n"
         "validating HTTP resolver, Logger, Metrics and pydantic), whose own cost is the last column."
     )
     print("\nFirst answer (import with .pyc + one real request over MiniStack) against boto3 + client + GetItem\n")

@@ -12,9 +12,9 @@ _client: Any = None
 def events_client() -> Any:
     global _client
     if _client is None:
-        import boto3
+        from store_credit import aws
 
-        _client = boto3.client("events")
+        _client = aws.client("events")
     return _client
 
 

@@ -1,7 +1,7 @@
 """Sending import rows to the SQS import queue (the only module that calls SQS).
 
 SendMessageBatch takes 10 messages a request; each message carries a block of rows, so
-100,000 rows are 4,000 messages and 400 requests, sent by a few threads at once (boto3
+100,000 rows are 4,000 messages and 400 requests, sent by a few threads at once (botocore
 clients are thread-safe) to stay far inside API Gateway's 29 seconds.
 """
 
@@ -24,12 +24,9 @@ _client: Any = None
 def sqs() -> Any:
     global _client
     if _client is None:
-        import boto3
-        from botocore.config import Config
+        from store_credit import aws
 
-        _client = boto3.client(
-            "sqs", config=Config(retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=SENDERS)
-        )
+        _client = aws.client("sqs", retries={"mode": "standard", "max_attempts": 4}, max_pool_connections=SENDERS)
     return _client
 
 

@@ -11,9 +11,9 @@ _client: Any = None
 def ses() -> Any:
     global _client
     if _client is None:
-        import boto3
+        from store_credit import aws
 
-        _client = boto3.client("sesv2")
+        _client = aws.client("sesv2")
     return _client
 
 

@@ -54,17 +54,14 @@ def dynamodb() -> DynamoDBClient:
     """One client per container, created on first use (not at import: keeps cold start low)."""
     global _client
     if _client is None:
-        import boto3
-        from botocore.config import Config
+        from store_credit import aws
 
-        _client = boto3.client(
+        _client = aws.client(
             "dynamodb",
-            config=Config(
-                retries={"mode": "standard", "max_attempts": 4},  # throttling backs off with jitter
-                connect_timeout=2,
-                read_timeout=5,
-                tcp_keepalive=True,
-            ),
+            retries={"mode": "standard", "max_attempts": 4},  # throttling backs off with jitter
+            connect_timeout=2,
+            read_timeout=5,
+            tcp_keepalive=True,
         )
     return _client
 
