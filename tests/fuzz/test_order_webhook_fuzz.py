@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.harness.api_client import Api, Merchant, OrderWebhook, create_stack_resources, make_merchant, reset_clients
-from tests.harness.audit import all_items, audit_wallet
+from tests.harness.audit import assert_statistics_match_orders, audit_wallet
 from tests.harness.gateway import Gateway
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25")) * 4
@@ -148,26 +148,4 @@ def test_any_signed_event_is_answered_sanely_and_wallets_balance(
     for customer in ("ann", "bob"):
         if api.wallet(customer).status == 200:
             audit_wallet(merchant.merchant_id, customer, "USD").assert_consistent()
-    statistics_match_their_orders()
-
-
-def statistics_match_their_orders() -> None:
-    from store_credit import wallet_store
-
-    items = all_items()
-    counted: dict[str, list[int]] = {}
-    for item in items:
-        if item["SK"]["S"] != "ORDER":
-            continue
-        order = wallet_store.order_from_item(item)
-        key = f"{order.customer_id}/{order.currency}"
-        orders, spent = counted.get(key, [0, 0])
-        counted[key] = [orders + int(order.counted_order), spent + order.counted_spent]
-        assert order.counted_spent <= order.paid_total
-        assert all(0 <= credit.taken <= credit.amount for credit in order.issued)
-    for item in items:
-        if item["SK"]["S"].startswith("STATS#"):
-            customer = item["PK"]["S"].split("#C#", 1)[1]
-            key = f"{customer}/{item['SK']['S'].removeprefix('STATS#')}"
-            stats = [int(item["orders"]["N"]), int(item["spent"]["N"])]
-            assert stats == counted.get(key, [0, 0]), (key, stats, counted.get(key))
+    assert_statistics_match_orders()

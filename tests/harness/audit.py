@@ -64,3 +64,27 @@ def all_items() -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def assert_statistics_match_orders() -> None:
+    """Each buyer's statistics are exactly the sum of what their orders count for, and no order
+    took back more than it gave: statistics never drift from the orders behind them."""
+    from store_credit import wallet_store
+
+    items = all_items()
+    counted: dict[str, list[int]] = {}
+    for item in items:
+        if item["SK"]["S"] != "ORDER":
+            continue
+        order = wallet_store.order_from_item(item)
+        key = f"{order.customer_id}/{order.currency}"
+        orders, spent = counted.get(key, [0, 0])
+        counted[key] = [orders + int(order.counted_order), spent + order.counted_spent]
+        assert order.counted_spent <= order.paid_total, order
+        assert all(0 <= credit.taken <= credit.amount for credit in order.issued), order
+    for item in items:
+        if item["SK"]["S"].startswith("STATS#"):
+            customer = item["PK"]["S"].split("#C#", 1)[1]
+            key = f"{customer}/{item['SK']['S'].removeprefix('STATS#')}"
+            stats = [int(item["orders"]["N"]), int(item["spent"]["N"])]
+            assert stats == counted.get(key, [0, 0]), (key, stats, counted.get(key))

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from tests.harness.api_client import Api, OrderWebhook, create_stack_resources, make_merchant, reset_clients
-from tests.harness.audit import audit_wallet
+from tests.harness.audit import assert_statistics_match_orders, audit_wallet
 from tests.harness.gateway import Gateway
 
 CUSTOMERS = ("ann", "bob")
@@ -323,6 +323,10 @@ class LedgerMachine(RuleBasedStateMachine):
             audit = audit_wallet("prop", customer, "USD")
             audit.assert_consistent()
             assert audit.held == self.model.held(customer)
+
+    @invariant()
+    def statistics_match_the_orders(self) -> None:
+        assert_statistics_match_orders()
 
 
 def test_ledger_state_machine() -> None:
