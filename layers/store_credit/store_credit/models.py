@@ -470,10 +470,22 @@ class OrderEventOut(ApiModel):
     order_id: str
     outcome: Literal["applied", "duplicate", "ignored"]
     detail: str
-    captured: MoneyOut
-    returned: MoneyOut
-    released: MoneyOut
-    taken_back: MoneyOut
+    captured: Annotated[
+        MoneyOut,
+        Field(description="Store credit the order took from its checkout: captured now, or at apply and claimed now."),
+    ]
+    returned: Annotated[MoneyOut, Field(description="Spent credit this event put back into its lots.")]
+    released: Annotated[MoneyOut, Field(description="Held credit this event freed without spending it.")]
+    taken_back: Annotated[
+        MoneyOut,
+        Field(
+            description=(
+                "Credit the order had given (products, rewards) that this event took back: all of it on a"
+                " cancel or a refund in full, the refunded share of rewards that scale with the order's"
+                " total on a partial refund; only what is still unspent."
+            )
+        ),
+    ]
     issued: list[IssuedOut]
 
 
