@@ -367,6 +367,13 @@ def test_failed_keeps_the_hold_and_a_retried_payment_captures_it(api: Api, hook:
 # --- earning rules -----------------------------------------------------------------------------
 
 
+# 10.00 at two orders, 15.00 at 150.00 spent
+MILESTONES = (
+    {"type": "milestone", "orders": 2, "credit": "10.00"},
+    {"type": "milestone", "spent": "150.00", "credit": "15.00"},
+)
+
+
 def set_rules(api: Api, *rules: dict[str, Any]) -> None:
     assert api.put("/v1/settings", {"earning_rules": list(rules)}).status == 200
 
@@ -392,11 +399,7 @@ def test_referral_pays_ten_percent_of_the_first_order_to_the_referrer(api: Api, 
 
 
 def test_milestones_fire_once(api: Api, hook: OrderWebhook) -> None:
-    set_rules(
-        api,
-        {"type": "milestone", "orders": 2, "credit": "10.00"},
-        {"type": "milestone", "spent": "150.00", "credit": "15.00"},
-    )
+    set_rules(api, *MILESTONES)
     for n in range(1, 5):
         hook.send("order.paid", order(id=f"ord_{n}", checkout_id=None, total="60.00"))
         hook.send("order.paid", order(id=f"ord_{n}", checkout_id=None, total="60.00"))  # another delivery
@@ -405,11 +408,7 @@ def test_milestones_fire_once(api: Api, hook: OrderWebhook) -> None:
 
 
 def test_paying_and_cancelling_orders_never_reaches_a_milestone(api: Api, hook: OrderWebhook) -> None:
-    set_rules(
-        api,
-        {"type": "milestone", "orders": 2, "credit": "10.00"},
-        {"type": "milestone", "spent": "150.00", "credit": "15.00"},
-    )
+    set_rules(api, *MILESTONES)
     # Given three orders of 60.00 paid and each cancelled (delivered twice, as senders retry)
     for n in range(1, 4):
         hook.send("order.paid", order(id=f"ord_{n}", checkout_id=None, total="60.00"))
@@ -467,11 +466,7 @@ def test_a_partial_refund_takes_back_its_share_of_the_order_reward_once(
 
 
 def test_refunded_orders_do_not_reach_milestones(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
-    set_rules(
-        api,
-        {"type": "milestone", "orders": 2, "credit": "10.00"},
-        {"type": "milestone", "spent": "150.00", "credit": "15.00"},
-    )
+    set_rules(api, *MILESTONES)
     # Given two orders of 60.00 paid and each refunded in full (to the card, then as credit)
     for n, to in ((1, "original"), (2, "store_credit")):
         paid = order(id=f"ord_{n}", checkout_id=None, total="60.00")
