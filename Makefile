@@ -48,7 +48,7 @@ bench: $(VENV)/.installed emulator
 # Minutes, not part of make test: thousands of random operation sequences against the model,
 # and 10,000 mixed concurrent operations on hot wallets over MiniStack.
 soak: $(VENV)/.installed emulator
-	SOAK_EXAMPLES=$${SOAK_EXAMPLES:-1000} SOAK_STEPS=$${SOAK_STEPS:-40} $(PY) -m pytest tests/property -q
+	SOAK_EXAMPLES=$${SOAK_EXAMPLES:-5000} SOAK_STEPS=$${SOAK_STEPS:-40} $(PY) -m pytest tests/property -q
 	SOAK_OPERATIONS=$${SOAK_OPERATIONS:-10000} $(PY) -m pytest tests/emulator/test_soak.py -q
 
 openapi: $(VENV)/.installed

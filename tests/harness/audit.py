@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import boto3
 
 
 def _client() -> Any:
-    return boto3.client("dynamodb", endpoint_url=os.environ.get("AWS_ENDPOINT_URL"))
+    return _client_for(os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@cache
+def _client_for(endpoint_url: str | None) -> Any:
+    # One client per emulator: making one costs ~10 ms, and the state machine audits every step.
+    return boto3.client("dynamodb", endpoint_url=endpoint_url)
 
 
 @dataclass
@@ -25,13 +32,23 @@ class WalletAudit:
         assert self.balance == self.sum_of_lots == self.sum_of_ledger, self
 
 
-def audit_wallet(merchant_id: str, customer_id: str, currency: str) -> WalletAudit:
-    client = _client()
-    table = os.environ["TABLE_NAME"]
+def audit_wallet(
+    merchant_id: str, customer_id: str, currency: str, items: list[dict[str, Any]] | None = None
+) -> WalletAudit:
+    """The wallet against its lots and its ledger, read from the table (or from ``items``, one
+    ``all_items()`` snapshot, when several checks share it)."""
     pk = {"S": f"M#{merchant_id}#C#{customer_id}"}
-    found = client.get_item(TableName=table, Key={"PK": pk, "SK": {"S": f"W#{currency}"}}, ConsistentRead=True)
-    # A customer can exist with no wallet yet (e.g. a card-paid order only): an empty wallet.
-    wallet = found.get("Item") or {"balance": {"N": "0"}, "held": {"N": "0"}, "lots": {"M": {}}}
+    if items is None:
+        client = _client()
+        table = os.environ["TABLE_NAME"]
+        found = client.get_item(TableName=table, Key={"PK": pk, "SK": {"S": f"W#{currency}"}}, ConsistentRead=True)
+        return _audit(found.get("Item"), _ledger(client, table, pk), currency)
+    mine = [item for item in items if item["PK"] == pk]
+    wallet = next((item for item in mine if item["SK"]["S"] == f"W#{currency}"), None)
+    return _audit(wallet, [item for item in mine if item["SK"]["S"].startswith("L#")], currency)
+
+
+def _ledger(client: Any, table: str, pk: dict[str, str]) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     params: dict[str, Any] = {
         "TableName": table,
@@ -41,10 +58,16 @@ def audit_wallet(merchant_id: str, customer_id: str, currency: str) -> WalletAud
     }
     while True:
         page = client.query(**params)
-        entries += [e for e in page["Items"] if e["currency"]["S"] == currency]
+        entries += page["Items"]
         if "LastEvaluatedKey" not in page:
-            break
+            return entries
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _audit(wallet: dict[str, Any] | None, ledger: list[dict[str, Any]], currency: str) -> WalletAudit:
+    # A customer can exist with no wallet yet (e.g. a card-paid order only): an empty wallet.
+    wallet = wallet or {"balance": {"N": "0"}, "held": {"N": "0"}, "lots": {"M": {}}}
+    entries = [entry for entry in ledger if entry["currency"]["S"] == currency]
     return WalletAudit(
         balance=int(wallet["balance"]["N"]),
         held=int(wallet["held"]["N"]),
@@ -66,12 +89,12 @@ def all_items() -> list[dict[str, Any]]:
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def assert_statistics_match_orders() -> None:
+def assert_statistics_match_orders(items: list[dict[str, Any]] | None = None) -> None:
     """Each buyer's statistics are exactly the sum of what their orders count for, and no order
     took back more than it gave: statistics never drift from the orders behind them."""
     from store_credit import wallet_store
 
-    items = all_items()
+    items = all_items() if items is None else items
     counted: dict[str, list[int]] = {}
     for item in items:
         if item["SK"]["S"] != "ORDER":

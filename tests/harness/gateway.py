@@ -147,10 +147,15 @@ class HttpResponse:
 
 
 class Gateway:
-    def __init__(self) -> None:
+    def __init__(self, *, cache_authorizer: bool = False) -> None:
+        """``cache_authorizer``: keep each Authorization header's answer for the template's
+        ``ReauthorizeEvery``, as API Gateway does. Off by default, so tests that revoke or
+        rotate keys, or count the authorizer's reads, see every request authorized afresh."""
         isolate_powertools_request_state()
         self.routes = template.http_routes()
         self.authorizer_dir = template.function_dir(template.authorizer_function())
+        self.authorizer_cache_seconds = template.authorizer_cache_seconds() if cache_authorizer else 0
+        self._authorized: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def prepare(
         self,
@@ -273,13 +278,19 @@ class Gateway:
         identity = event["headers"].get("authorization")
         if not identity:
             return HttpResponse(401, {"content-type": "application/json"}, json.dumps({"message": "Unauthorized"}))
-        try:
-            answer = invoke(self.authorizer_dir, self.authorizer_event(route, event))
-        except Exception:  # an authorizer that fails is a 500 at API Gateway
-            traceback.print_exc()
-            return HttpResponse(
-                500, {"content-type": "application/json"}, json.dumps({"message": "Internal Server Error"})
-            )
+        cached = self._authorized.get(identity)
+        if cached is not None and cached[0] > time.monotonic():
+            answer = cached[1]
+        else:
+            try:
+                answer = invoke(self.authorizer_dir, self.authorizer_event(route, event))
+            except Exception:  # an authorizer that fails is a 500 at API Gateway (and is not cached)
+                traceback.print_exc()
+                return HttpResponse(
+                    500, {"content-type": "application/json"}, json.dumps({"message": "Internal Server Error"})
+                )
+            if self.authorizer_cache_seconds:
+                self._authorized[identity] = (time.monotonic() + self.authorizer_cache_seconds, answer)
         if not answer.get("isAuthorized"):
             return HttpResponse(403, {"content-type": "application/json"}, json.dumps({"message": "Forbidden"}))
         event["requestContext"]["authorizer"] = {"lambda": answer.get("context", {})}

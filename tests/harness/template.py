@@ -122,7 +122,15 @@ def functions_with_event(event_type: str) -> dict[str, Path]:
     return found
 
 
-def authorizer_function() -> str:
+def _default_authorizer() -> dict[str, Any]:
     api = resources("AWS::Serverless::HttpApi")["HttpApi"]["Properties"]["Auth"]
-    authorizer = api["Authorizers"][api["DefaultAuthorizer"]]
-    return authorizer["FunctionArn"]["Fn::GetAtt"][0]
+    return api["Authorizers"][api["DefaultAuthorizer"]]
+
+
+def authorizer_function() -> str:
+    return _default_authorizer()["FunctionArn"]["Fn::GetAtt"][0]
+
+
+def authorizer_cache_seconds() -> int:
+    """How long API Gateway keeps the authorizer's answer for one Authorization header."""
+    return int(_default_authorizer().get("Identity", {}).get("ReauthorizeEvery", 0))
