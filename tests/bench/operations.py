@@ -102,11 +102,14 @@ def main() -> None:
         for i in range(REPEAT):
             ok(api.issue(f"shopper_{i}", "100.00", expires={"days": 30}))
             ok(api.issue(f"shopper_{i}", "100.00"))
+            ok(api.issue(f"saver_{i}", "200.00"))  # credit that never expires: off the due index
 
-        def checkout(i: int, price: str = "30.00", capture: bool = False, checkout_id: str | None = None) -> None:
+        def checkout(
+            i: int, price: str = "30.00", capture: bool = False, checkout_id: str | None = None, who: str = "shopper"
+        ) -> None:
             body = {
                 "checkout_id": checkout_id or f"chk_{i}_{price}_{capture}",
-                "customer_id": f"shopper_{i}",
+                "customer_id": f"{who}_{i}",
                 "capture": capture,
                 "cart": {
                     "currency": "USD",
@@ -165,6 +168,10 @@ def main() -> None:
             measure("apply replay (same cart)", lambda i: checkout(i, price="25.00", checkout_id=f"re_{i}")),
             measure("release", lambda i: ok(api.write("DELETE", f"/v1/checkout/re_{i}", None, key=None))),
             measure("apply with capture", lambda i: checkout(i, capture=True)),
+            measure("apply, no expiring credit", lambda i: checkout(i, checkout_id=f"sv_{i}", who="saver")),
+            measure(
+                "release, no expiring credit", lambda i: ok(api.write("DELETE", f"/v1/checkout/sv_{i}", None, key=None))
+            ),
             measure("issue credit (new wallet)", lambda i: ok(api.issue(f"new_{i}", "5.00", expires={"days": 30}))),
             measure("issue credit (wallet with lots)", lambda i: ok(api.issue("rich", "5.00", expires={"days": 30}))),
             measure("debit (one lot)", lambda i: ok(api.debit("rich", "1.00"))),
