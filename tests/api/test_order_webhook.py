@@ -299,6 +299,34 @@ def test_partial_refund_then_cancel_never_returns_more_than_was_spent(
     consistent(merchant)
 
 
+def test_an_order_paid_with_a_codes_credit_gives_it_back_to_the_code(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given ann's order of 100.00 paid with 40.00 from a store-credit code and 60.00 by card
+    made = api.post("/v1/codes", {"amount": {"amount": "40.00", "currency": "USD"}}, key="code-1")
+    code = made.json()["codes"][0]["code"]
+    cart = {"currency": "USD", "items": [{"id": "line1", "quantity": 1, "unit_price": "100.00"}]}
+    assert api.post("/v1/checkout/apply", {"checkout_id": "chk_1", "code": code, "cart": cart}, key=None).status == 200
+    paid = send_thrice(hook, "order.paid", order(total="60.00"), "evt_paid")
+    assert money(paid, "captured") == "40.00"
+
+    # When half the order is refunded to the card, then 20.00 as store credit, then it is cancelled
+    half = send_thrice(hook, "order.refunded", order(refund={"amount": "50.00", "to": "original"}), "evt_r1")
+    as_credit = hook.send("order.refunded", order(refund={"amount": "20.00", "to": "store_credit"}))
+    cancelled = hook.send("order.cancelled", order())
+
+    # Then the spent credit goes back to the code it came from (20.00 in proportion, then the
+    # rest of what was not refunded), and only the refund as store credit is ann's
+    assert (money(half, "returned"), money(cancelled, "returned")) == ("20.00", "20.00")
+    code_wallet = api.get(f"/v1/codes/{code}").json()
+    assert (code_wallet["balance"]["amount"], code_wallet["available"]["amount"]) == ("40.00", "40.00")
+    assert [(i["kind"], i["customer_id"], i["amount"]["amount"]) for i in as_credit.json()["issued"]] == [
+        ("refund", "ann", "20.00")
+    ]
+    assert balances(api) == ("20.00", "20.00", "0.00")
+    consistent(merchant, "ann", f"~{code}")
+
+
 def test_refund_to_store_credit_works_for_a_card_paid_order(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
     hook.send("order.paid", order(checkout_id=None, total="40.00"))
     refund = {"amount": "15.00", "to": "store_credit"}

@@ -1,7 +1,8 @@
-"""Random sequences of issue, debit, apply, re-apply, release, capture, order events (paid,
-cancelled, refunded both ways, updated, failed, in any order and redelivered), renewal plans
-and renewal and expiry runs at random later clocks, and replays
-through the API, checked after every step against a simple model and the ledger's invariants.
+"""Random sequences of issue, debit, store-credit codes, apply (with a customer's credit or a
+code's), re-apply, release, capture, order events (paid, cancelled, refunded both ways, updated,
+failed, in any order and redelivered), renewal plans, renewal and expiry runs at random later
+clocks, and replays through the API, checked after every step against a simple model and the
+ledger's invariants.
 
 `make test` runs 200 sequences of up to 10 steps (about 2.5 minutes here); `make soak` runs
 5,000 of up to 40 (SOAK_EXAMPLES, SOAK_STEPS).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,9 +37,9 @@ def money(cents: int) -> str:
     return f"{Decimal(cents) / 100:.2f}"
 
 
-def ledger_totals(entry_type: str) -> dict[str, int]:
-    """Each customer's ledger entries of one type, summed: what a job run did, read from the table."""
-    totals = dict.fromkeys(CUSTOMERS, 0)
+def ledger_totals(entry_type: str) -> Counter[str]:
+    """Each wallet's ledger entries of one type, summed: what a job run did, read from the table."""
+    totals: Counter[str] = Counter()
     for item in all_items():
         if item["SK"]["S"].startswith("L#") and item["type"]["S"] == entry_type:
             totals[item["customer_id"]["S"]] += int(item["amount"]["N"])
@@ -48,9 +50,10 @@ def ledger_totals(entry_type: str) -> dict[str, int]:
 class OrderModel:
     """What an order's events should have done, in totals only (no lots)."""
 
-    customer: str
+    customer: str  # the buyer: a refund as store credit is theirs
     checkout: str
     total: int  # what was charged, after store credit
+    payer: str  # whose credit the checkout spent: the buyer's, or a code's ("~CODE")
     captured_at_apply: int = 0
     paid: bool = False
     cancelled: bool = False
@@ -80,7 +83,7 @@ class OrderModel:
 @dataclass
 class Model:
     balance: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CUSTOMERS, 0))
-    holds: dict[str, tuple[str, int]] = field(default_factory=dict)  # checkout → (customer, amount)
+    holds: dict[str, tuple[str, int]] = field(default_factory=dict)  # checkout → (wallet owner, amount)
     captured: set[str] = field(default_factory=set)
     orders: dict[str, OrderModel] = field(default_factory=dict)
 
@@ -106,6 +109,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.api = Api(gateway, merchant.api_key)
         self.hook = OrderWebhook(gateway, merchant)
         self.model = Model()
+        self.codes: list[str] = []  # store-credit codes made; their wallets are "~CODE" in the model
         self.writes: list[tuple[str, Any, Any]] = []  # (key, body, first answer) to replay
         self.order_events: list[tuple[dict[str, Any], Any]] = []  # (event, first answer)
 
@@ -113,13 +117,19 @@ class LedgerMachine(RuleBasedStateMachine):
         self.stack.close()
         reset_clients()
 
-    def checkout(self, checkout_id: str, customer: str, price: int, capture: bool) -> Any:
-        body = {
+    def owners(self) -> list[str]:
+        return [*CUSTOMERS, *(f"~{code}" for code in self.codes)]
+
+    def checkout(self, checkout_id: str, payer: str, price: int, capture: bool) -> Any:
+        body: dict[str, Any] = {
             "checkout_id": checkout_id,
-            "customer_id": customer,
             "capture": capture,
             "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": money(price)}]},
         }
+        if payer.startswith("~"):
+            body["code"] = payer[1:]
+        else:
+            body["customer_id"] = payer
         return self.api.post("/v1/checkout/apply", body, key=None)
 
     @rule(customer=st.sampled_from(CUSTOMERS), cents=amounts, never=st.booleans())
@@ -131,6 +141,19 @@ class LedgerMachine(RuleBasedStateMachine):
         assert response.status == 201, response.body
         self.model.balance[customer] += cents
         self.writes.append((key, (f"/v1/customers/{customer}/credits", body), response.json()))
+
+    @precondition(lambda self: len(self.codes) < 2)
+    @rule(cents=amounts, never=st.booleans())
+    def make_code(self, cents: int, never: bool) -> None:
+        key = str(uuid.uuid4())
+        body: dict[str, Any] = {"amount": {"amount": money(cents), "currency": "USD"}}
+        body["expires"] = {"never": True} if never else {"days": 365}
+        response = self.api.post("/v1/codes", body, key=key)
+        assert response.status == 201, response.body
+        code = response.json()["codes"][0]["code"]
+        self.codes.append(code)
+        self.model.balance[f"~{code}"] = cents
+        self.writes.append((key, ("/v1/codes", body), response.json()))
 
     @rule(customer=st.sampled_from(CUSTOMERS), cents=amounts)
     def debit(self, customer: str, cents: int) -> None:
@@ -148,13 +171,14 @@ class LedgerMachine(RuleBasedStateMachine):
             assert response.status == 409, response.body
 
     @rule(
-        customer=st.sampled_from(CUSTOMERS),
+        data=st.data(),
         checkout=st.sampled_from(["c1", "c2", "c3"]),
         price=amounts,
         capture=st.booleans(),
     )
-    def apply(self, customer: str, checkout: str, price: int, capture: bool) -> None:
-        checkout_id = f"{customer}-{checkout}"
+    def apply(self, data: st.DataObject, checkout: str, price: int, capture: bool) -> None:
+        customer = data.draw(st.sampled_from(self.owners()))  # a customer's wallet or a code's
+        checkout_id = f"{customer.lstrip('~')}-{checkout}"
         response = self.checkout(checkout_id, customer, price, capture)
         if checkout_id in self.model.captured:
             assert response.status in {200, 409}, response.body  # a replay of the capture, or a conflict
@@ -198,8 +222,8 @@ class LedgerMachine(RuleBasedStateMachine):
         assert summary["complete"] is True
         self.model.holds.clear()  # every hold is older than its 60-minute time at +1 day
         after = ledger_totals("expiry")
-        for customer in CUSTOMERS:
-            self.model.balance[customer] += after[customer] - before[customer]
+        for owner in self.owners():
+            self.model.balance[owner] += after[owner] - before[owner]
         again = run_expiry(int(time.time()) + days * 86_400)
         assert again["lots_expired"] == again["holds_released"] == 0
 
@@ -227,20 +251,28 @@ class LedgerMachine(RuleBasedStateMachine):
             self.model.balance[customer] += granted
         assert run_renewal(at)["renewed"] == 0
 
-    @rule(customer=st.sampled_from(CUSTOMERS), price=amounts, capture=st.booleans(), total=amounts)
-    def start_order(self, customer: str, price: int, capture: bool, total: int) -> None:
-        """A checkout of its own for a new order: credit held, or captured at once."""
+    @rule(
+        customer=st.sampled_from(CUSTOMERS),
+        data=st.data(),
+        price=amounts,
+        capture=st.booleans(),
+        total=amounts,
+    )
+    def start_order(self, customer: str, data: st.DataObject, price: int, capture: bool, total: int) -> None:
+        """A checkout of its own for a new order: the buyer's credit or a code's, held or
+        captured at once."""
+        payer = data.draw(st.sampled_from([customer, *(f"~{code}" for code in self.codes)]))
         order_id = f"o{len(self.model.orders) + 1}"
         checkout_id = f"{order_id}-chk"
-        response = self.checkout(checkout_id, customer, price, capture)
+        response = self.checkout(checkout_id, payer, price, capture)
         assert response.status == 200, response.body
-        applied = min(price, self.model.available(customer))
-        order = OrderModel(customer, checkout_id, total)
+        applied = min(price, self.model.available(payer))
+        order = OrderModel(customer, checkout_id, total, payer)
         if capture and applied:
-            self.model.balance[customer] -= applied
+            self.model.balance[payer] -= applied
             order.captured_at_apply = applied
         elif applied:
-            self.model.holds[checkout_id] = (customer, applied)
+            self.model.holds[checkout_id] = (payer, applied)
         self.model.orders[order_id] = order
 
     @precondition(lambda self: bool(self.model.orders))
@@ -272,12 +304,12 @@ class LedgerMachine(RuleBasedStateMachine):
             self.order_events.append((event, response.json()))
 
     def expect_order_event(self, order: OrderModel, kind: str, cents: int) -> int:
-        """Apply the event to the model; the status the service must answer."""
-        customer = order.customer
+        """Apply the event to the model; the status the service must answer. Spent credit leaves
+        and comes back to the wallet that paid (a code's, perhaps); a refund as credit is the buyer's."""
         if kind == "paid" and not order.paid and not order.cancelled:
             if order.checkout in self.model.holds:
                 order.spent = self.model.holds.pop(order.checkout)[1]
-                self.model.balance[customer] -= order.spent
+                self.model.balance[order.payer] -= order.spent
                 self.model.captured.add(order.checkout)
             elif order.captured_at_apply:
                 order.spent = order.captured_at_apply
@@ -296,11 +328,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 order.refunded_original += cents
             else:
                 order.refunded_store_credit += cents
-                self.model.balance[customer] += cents
+                self.model.balance[order.customer] += cents
         elif kind == "updated" and not order.cancelled:
             order.lowest = cents if order.lowest is None else min(order.lowest, cents)
         due = order.due_back()
-        self.model.balance[customer] += due - order.returned
+        self.model.balance[order.payer] += due - order.returned
         order.returned = due
         return 200
 
@@ -315,8 +347,12 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def wallets_match_the_model_the_ledger_and_the_orders(self) -> None:
         items = all_items()  # one read of the whole (small) table serves every check below
-        for customer in CUSTOMERS:
-            response = self.api.wallet(customer)
+        for customer in self.owners():
+            if customer.startswith("~"):
+                response = self.api.get(f"/v1/codes/{customer[1:]}")
+                assert response.status == 200, response.body
+            else:
+                response = self.api.wallet(customer)
             if response.status == 404:
                 assert self.model.balance[customer] == 0
                 continue
