@@ -45,7 +45,7 @@ bench: $(VENV)/.installed emulator
 	$(PY) -m tests.bench.jobs
 	$(PY) -m tests.bench.imports
 
-# Minutes, not part of make test: thousands of random operation sequences against the model,
+# Hours, not part of make test: thousands of random operation sequences against the model,
 # and 10,000 mixed concurrent operations on hot wallets over MiniStack.
 soak: $(VENV)/.installed emulator
 	SOAK_EXAMPLES=$${SOAK_EXAMPLES:-5000} SOAK_STEPS=$${SOAK_STEPS:-40} $(PY) -m pytest tests/property -q
