@@ -323,7 +323,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.model.orders[order_id] = order
 
     # One rule per event type: hypothesis picks among rules, so a single order-event rule came up
-    # in 2% of steps (and a code-paid order's refund almost never); now they are 5 rules in 15.
+    # in 2% of steps (and a code-paid order's refund almost never); now they are 5 rules of 17.
     @precondition(lambda self: bool(self.model.orders))
     @rule(data=st.data())
     def order_paid(self, data: st.DataObject) -> None:
