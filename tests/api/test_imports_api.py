@@ -459,6 +459,20 @@ def test_failed_rows_are_paginated(api: Api) -> None:
     assert rest["rows_failed"] == 7
 
 
+@pytest.mark.parametrize("cursor", ["%C2%B2", "-1", "x", "1234567", "%D9%A1"])
+def test_a_cursor_the_api_never_returned_is_a_clear_422(api: Api, cursor: str) -> None:
+    # Given an import with failed rows
+    import_id = post_csv(api, csv_body("ghost,,,1.00,USD,r,,")).json()["import_id"]
+
+    # When its status is read with a cursor that is not one (superscript two, Arabic-Indic one, …)
+    response = api.get(f"/v1/imports/{import_id}?cursor={cursor}")
+
+    # Then the answer is the usual invalid-input problem naming the cursor, not a 500
+    assert response.status == 422, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["cursor"]
+
+
 def test_the_table_unreachable_mid_message_fails_it_back_to_sqs_and_the_retry_applies_the_rest(
     api: Api, merchant: Merchant
 ) -> None:

@@ -156,7 +156,8 @@ def show_import(caller: Caller, import_id: str, limit: int | None, cursor: str |
         raise InvalidInput.on("limit", f"must be between 1 and {MAX_ERRORS_PAGE}")
     after: int | None = None
     if cursor is not None:
-        if not cursor.isdigit() or len(cursor) > 6:
+        # isdigit() alone accepts "²", which int() then refuses: ASCII digits only.
+        if not (cursor.isascii() and cursor.isdigit()) or len(cursor) > 6:
             raise InvalidInput.on("cursor", "not a cursor this API returned")
         after = int(cursor)
     if not _IMPORT_ID.fullmatch(import_id):
