@@ -132,3 +132,31 @@ def test_bad_plans_are_422(api: Api, body: dict[str, Any], field: str) -> None:
     response = api.put("/v1/customers/ann/renewal", body)
     assert response.status == 422, response.body
     assert any(e["field"].startswith(field) for e in response.json()["errors"])
+
+
+def test_a_plan_whose_fixed_expiry_date_is_over_is_refused(api: Api) -> None:
+    # Given a plan whose renewed credit would expire on a day already over
+    response = plan(api, "10.00", "grant", expires={"on": "2020-01-01"})
+
+    # Then it is refused like any expiry date in the past, and nothing is stored
+    assert response.status == 422, response.body
+    assert [e["field"] for e in response.json()["errors"]] == ["expires.on"]
+    assert run_renewal(first_of_next_month("UTC") + timedelta(minutes=5))["index_items_read"] == 0
+
+
+def test_a_plan_whose_fixed_expiry_date_has_passed_does_not_stop_the_job(api: Api) -> None:
+    # Given a plan whose renewed credit expires on the 3rd of next month, and another customer's plan
+    start = first_of_next_month("UTC")
+    assert plan(api, "10.00", "grant", expires={"on": (start + timedelta(days=2)).date().isoformat()}).status == 200
+    bob = {"amount": {"amount": "4.00", "currency": "USD"}, "mode": "grant", "period": "monthly"}
+    assert api.put("/v1/customers/bob/renewal", bob).status == 200
+    assert run_renewal(start + timedelta(minutes=5))["granted"] == {"USD": "14.00"}
+
+    # When the month after comes, ann's plan would grant credit already expired
+    summary = run_renewal(first_of_next_month("UTC", 2) + timedelta(minutes=5))
+
+    # Then the job still renews bob, grants ann nothing born expired, and stays done for the period
+    assert summary["granted"] == {"USD": "4.00"}
+    assert api.wallet("bob").json()["balance"]["amount"] == "8.00"
+    assert balance(api) == "10.00"
+    assert run_renewal(first_of_next_month("UTC", 2) + timedelta(hours=1))["plans_read"] == 0

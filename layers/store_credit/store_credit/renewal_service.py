@@ -12,7 +12,7 @@ from typing import Any
 from store_credit import wallet_store
 from store_credit.auth import Caller
 from store_credit.clock import iso
-from store_credit.errors import NotFound, WriteConflict
+from store_credit.errors import InvalidInput, NotFound, WriteConflict
 from store_credit.idempotency import ApiResult, backoff, guarded_write
 from store_credit.models import ExpirySpec, RenewalPlanRequest, Settings
 from store_credit.money import money_json
@@ -53,6 +53,9 @@ def put_plan(
             (p for p in wallet_store.load_plans(caller.merchant_id, customer_id) if p.currency == currency), None
         )
         now = int(time.time())
+        if request.expires is not None:
+            # A fixed expiry date already over would make every renewal grant credit born expired.
+            expiry_for(request.expires, settings, now)
         plan = RenewalPlan(
             merchant_id=caller.merchant_id,
             customer_id=customer_id,
@@ -136,8 +139,14 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
         change = None
         wallet = stored or Wallet(plan.merchant_id, plan.customer_id, plan.currency)
         amount = 0 if plan.last_period == period else renewal_amount(plan, wallet, run.now)
+        spec = ExpirySpec.model_validate(plan.expires) if plan.expires else None
+        try:
+            expires_at = expiry_for(spec, settings, run.now) if spec else None
+        except InvalidInput:
+            # The plan's fixed expiry date is over: credit granted now would be born expired,
+            # so the period passes with nothing granted (and the run goes on to other plans).
+            amount, expires_at = 0, None
         if amount > 0:
-            spec = ExpirySpec.model_validate(plan.expires) if plan.expires else None
             change = issue_credit(
                 wallet,
                 amount=amount,
@@ -145,7 +154,7 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
                 actor="system:renewal",
                 now_ms=run.now * 1000,
                 source="renewal",
-                expires_at=expiry_for(spec, settings, run.now) if spec else None,
+                expires_at=expires_at,
                 idempotency_key=f"renewal:{plan.currency}:{period}",
                 entry_type="renewal",
             )
