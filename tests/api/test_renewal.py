@@ -160,3 +160,26 @@ def test_a_plan_whose_fixed_expiry_date_has_passed_does_not_stop_the_job(api: Ap
     assert api.wallet("bob").json()["balance"]["amount"] == "8.00"
     assert balance(api) == "10.00"
     assert run_renewal(first_of_next_month("UTC", 2) + timedelta(hours=1))["plans_read"] == 0
+
+
+def test_changing_a_plan_that_is_due_keeps_the_renewal_the_period_owes(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    # Given a monthly plan, due at midnight on the 1st
+    plan(api, "10.00", "grant")
+    start = first_of_next_month("UTC")
+
+    # When the merchant raises it at 00:10, before the hourly job has come round
+    with monkeypatch.context() as patch:
+        patch.setattr(time, "time", lambda: start.timestamp() + 600)
+        changed = plan(api, "20.00", "grant")
+    assert changed.status == 200
+    assert changed.json()["next_renewal_at"] == start.isoformat()
+
+    # Then the job renews this month once, at the new amount
+    assert run_renewal(start + timedelta(minutes=30))["granted"] == {"USD": "20.00"}
+    assert run_renewal(start + timedelta(hours=1))["renewed"] == 0
+    assert balance(api) == "20.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()

@@ -66,7 +66,13 @@ def put_plan(
             reason=request.reason,
             expires=request.expires.model_dump(mode="json", exclude_none=True) if request.expires else None,
             last_period=existing.last_period if existing else None,
-            due_at=next_period_start(now, settings.timezone, request.period),
+            # A plan already due keeps its due time: changing it before the job came round must not
+            # skip the renewal the period owes.
+            due_at=(
+                existing.due_at
+                if existing is not None and existing.due_at <= now
+                else next_period_start(now, settings.timezone, request.period)
+            ),
             version=(existing.version if existing else 0) + 1,
         )
         body = plan_json(plan, settings.timezone)
