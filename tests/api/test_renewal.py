@@ -183,3 +183,17 @@ def test_changing_a_plan_that_is_due_keeps_the_renewal_the_period_owes(
     assert run_renewal(start + timedelta(hours=1))["renewed"] == 0
     assert balance(api) == "20.00"
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_renewed_credit_without_its_own_expiry_takes_the_merchants_default(api: Api) -> None:
+    # Given a merchant whose credit expires after 30 days unless told otherwise
+    api.put("/v1/settings", {"default_expiry": {"days": 30}})
+    plan(api, "10.00", "grant")
+
+    # When the plan renews
+    start = first_of_next_month("UTC")
+    run_renewal(start + timedelta(minutes=5))
+
+    # Then the renewed lot expires 30 days on, like any credit issued without an expiry
+    lot = api.wallet("ann").json()["lots"][0]
+    assert lot["expires_at"] == (start + timedelta(days=30)).replace(hour=23, minute=59, second=59).isoformat()

@@ -147,7 +147,8 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
         amount = 0 if plan.last_period == period else renewal_amount(plan, wallet, run.now)
         spec = ExpirySpec.model_validate(plan.expires) if plan.expires else None
         try:
-            expires_at = expiry_for(spec, settings, run.now) if spec else None
+            # No expiry on the plan: the merchant's default expiry, as for any credit issued.
+            expires_at = expiry_for(spec, settings, run.now)
         except InvalidInput:
             # The plan's fixed expiry date is over: credit granted now would be born expired,
             # so the period passes with nothing granted (and the run goes on to other plans).
