@@ -27,7 +27,25 @@ def test_export_has_every_wallet_entry_plan_and_profile_field(api: Api) -> None:
     assert sorted(w["currency"] for w in body["wallets"]) == ["EUR", "USD"]
     assert len(body["ledger"]) == 3
     assert any(e["note"] == "called about order 1001" for e in body["ledger"])
-    assert body["renewal_plans"] == [{"currency": "USD", "amount": 500, "period": "monthly", "mode": "grant"}]
+    assert body["renewal_plans"] == [
+        {"currency": "USD", "amount": {"amount": "5.00", "currency": "USD"}, "period": "monthly", "mode": "grant"}
+    ]
+
+
+def test_the_export_shows_money_as_money_and_times_with_their_offset(api: Api) -> None:
+    # Given a merchant in Taipei, a customer with 20.00 of which 7.50 is held by a checkout
+    api.put("/v1/settings", {"timezone": "Asia/Taipei"})
+    api.issue("ann", "20.00")
+    cart = {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "7.50"}]}
+    assert api.post("/v1/checkout/apply", {"checkout_id": "chk_1", "customer_id": "ann", "cart": cart}).status == 200
+
+    # When the customer's data is exported
+    wallet = api.get("/v1/customers/ann/export").json()["wallets"][0]
+
+    # Then the hold reads as the wallet does: money a decimal string, its time ISO 8601 in Taipei
+    (hold,) = wallet["holds"]
+    assert hold["amount"] == {"amount": "7.50", "currency": "USD"}
+    assert hold["expires_at"].endswith("+08:00")
 
 
 def test_erasure_removes_identity_and_keeps_the_books(api: Api, merchant: Merchant) -> None:

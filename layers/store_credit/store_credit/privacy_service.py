@@ -8,6 +8,7 @@ from typing import Any
 
 from store_credit import wallet_store
 from store_credit.auth import Caller
+from store_credit.clock import iso
 from store_credit.errors import NotFound
 from store_credit.money import money_json
 from store_credit.views import entry_json, wallet_json
@@ -32,7 +33,11 @@ def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
                 {
                     **wallet_json(wallet, tz, now),
                     "holds": [
-                        {"checkout_id": h.checkout_id, "amount": h.amount, "expires_at": h.expires_at}
+                        {
+                            "checkout_id": h.checkout_id,
+                            "amount": money_json(h.amount, wallet.currency),
+                            "expires_at": iso(h.expires_at, tz),
+                        }
                         for h in wallet.holds.values()
                     ],
                 }
@@ -41,7 +46,14 @@ def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
             ledger.append(entry_json(wallet_store.entry_from_item(item), tz))
         elif sort_key.startswith("RENEWAL#"):
             plan = wallet_store.plan_from_item(item)
-            plans.append({"currency": plan.currency, "amount": plan.amount, "period": plan.period, "mode": plan.mode})
+            plans.append(
+                {
+                    "currency": plan.currency,
+                    "amount": money_json(plan.amount, plan.currency),
+                    "period": plan.period,
+                    "mode": plan.mode,
+                }
+            )
         elif sort_key.startswith("STATS#"):
             currency = sort_key.removeprefix("STATS#")
             order_stats = wallet_store.stats_from_item(caller.merchant_id, customer_id, currency, item)
