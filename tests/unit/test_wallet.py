@@ -137,3 +137,17 @@ def test_settling_a_huge_backlog_fits_one_transaction_at_a_time() -> None:
     assert first.after.balance == 100 * (120 - MAX_SETTLED_PER_WRITE)
     assert first.after.due_at() is not None and first.after.due_at() <= NOW + 2 * DAY  # still due
     assert first.entries[-1].balance_after == first.after.balance
+
+
+def test_lots_issued_in_the_same_second_are_spent_oldest_first_past_the_ninth() -> None:
+    # Given ten never-expiring credits issued within one second (lot_1 … lot_10)
+    wallet = empty_wallet()
+    for n in range(10):
+        wallet = issue_credit(wallet, amount=100, reason=f"r{n}", actor="t", now_ms=NOW * 1000).after
+
+    # When nine of them are spent
+    change = debit(wallet, amount=900, reason="d", actor="t", now_ms=NOW * 1000)
+
+    # Then the oldest nine go and the newest (lot_10, not lot_9) is what is left
+    assert [lot_id for lot_id, _ in change.entry.lots] == [f"lot_{n}" for n in range(1, 10)]
+    assert set(change.after.lots) == {"lot_10"}

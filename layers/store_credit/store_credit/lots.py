@@ -47,9 +47,11 @@ class Lot:
         return "active"
 
 
-def spend_order(lot: Lot) -> tuple[bool, int, int, str]:
+def spend_order(lot: Lot) -> tuple[bool, int, int, int, str]:
     """Earliest expiry first, never-expiring last; ties by age so the oldest goes first."""
-    return (lot.expires_at is None, lot.expires_at or 0, lot.issued_at, lot.lot_id)
+    # Lots issued in the same second are told apart by their number (lot_9 before lot_10):
+    # shorter ids first, as a plain string order would put lot_10 before lot_9.
+    return (lot.expires_at is None, lot.expires_at or 0, lot.issued_at, len(lot.lot_id), lot.lot_id)
 
 
 def spend_lots(lots: list[Lot], amount: int, now: int) -> list[tuple[str, int]]:
