@@ -76,3 +76,22 @@ def test_rotating_the_webhook_secret_keeps_the_old_one_for_the_grace_period(api:
     assert secrets == ["whsec_rotated_0123456789", merchant.webhook_secret]
     api.put("/v1/settings", {"timezone": "Asia/Taipei"})  # other changes keep the rotation
     assert wallet_store.load_settings(merchant.merchant_id).previous_webhook_secret == merchant.webhook_secret  # type: ignore[union-attr]
+
+
+def test_an_expiry_date_already_over_is_refused_as_a_default_or_for_a_rule(api: Api) -> None:
+    # Given a merchant whose settings work
+    rule = {"type": "place_order", "per": "10.00", "credit": "1.00"}
+
+    # When a default expiry or an earning rule's expiry names a day already over
+    default = api.put("/v1/settings", {"default_expiry": {"on": "2020-01-01"}})
+    rules = api.put("/v1/settings", {"earning_rules": [rule, {**rule, "expires": {"on": "2020-01-01"}}]})
+
+    # Then each is 422 on the field that names it, and nothing changes
+    assert default.status == 422, default.body
+    assert [e["field"] for e in default.json()["errors"]] == ["default_expiry.on"]
+    assert rules.status == 422, rules.body
+    assert [e["field"] for e in rules.json()["errors"]] == ["earning_rules.1.expires.on"]
+    settings = api.get("/v1/settings").json()
+    assert (settings["default_expiry"], settings["earning_rules"]) == (None, [])
+    # And credit issued without an expiry still works
+    assert api.issue("ann", "5.00").status == 201

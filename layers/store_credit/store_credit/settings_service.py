@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from store_credit import wallet_store
 from store_credit.auth import SCOPES, Caller, hash_api_key, new_api_key, new_webhook_secret
+from store_credit.clock import resolve_expiry
 from store_credit.errors import DomainError, InvalidInput, WriteConflict, field_errors
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.models import Settings, SettingsOut, SettingsUpdate
@@ -30,9 +31,23 @@ def merge(current: dict[str, Any], update: SettingsUpdate) -> dict[str, Any]:
     changes = update.model_dump(mode="json", exclude_unset=True, exclude={"webhook_secret"})
     merged = {**current, **changes}
     try:
-        return Settings.model_validate(merged).model_dump(mode="json")
+        settings = Settings.model_validate(merged)
     except ValidationError as error:
         raise InvalidInput.of(field_errors(error.errors(), root="settings")) from None
+    # An expiry date already over, as a default or a rule's, would make every credit issued
+    # under it fail (issues without `expires`, refunds as credit, and order.paid with its
+    # rewards): refused here, where the merchant sets it, as issuing credit refuses one.
+    now = int(time.time())
+    expiries = []
+    if "default_expiry" in changes and settings.default_expiry is not None:
+        expiries.append(("default_expiry", settings.default_expiry))
+    if "earning_rules" in changes:
+        expiries += [
+            (f"earning_rules.{i}.expires", r.expires) for i, r in enumerate(settings.earning_rules) if r.expires
+        ]
+    for field, spec in expiries:
+        resolve_expiry(spec.never, spec.days, spec.on, issued_at=now, tz_name=settings.timezone, field=field)
+    return settings.model_dump(mode="json")
 
 
 def update_settings(caller: Caller, update: SettingsUpdate, idempotency_key: str, request_hash: str) -> ApiResult:
