@@ -739,6 +739,12 @@ def test_a_missing_or_malformed_header_is_refused(hook: OrderWebhook, paid_event
     refused(hook.post(paid_event, signature="t=notanumber,v1=abc"))
 
 
+def test_a_signature_that_is_not_ascii_is_refused_not_a_500(hook: OrderWebhook, paid_event: dict[str, Any]) -> None:
+    # Given a fresh timestamp (anyone can make one) and a v1 that is not hex, nor even ASCII
+    # When it is sent, Then it is the same 401 as any wrong signature, not a crash
+    refused(hook.post(paid_event, signature=f"t={int(time.time())},v1=\u00e9\u00e9"))
+
+
 def test_an_unsigned_request_is_401_whatever_its_content_type(hook: OrderWebhook) -> None:
     response = hook.gateway.request(
         "POST",
