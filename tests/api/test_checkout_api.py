@@ -211,3 +211,48 @@ def test_a_repeated_capture_is_marked_as_a_replay(api: Api) -> None:
     assert first.headers.get("idempotent-replayed") is None
     assert again.headers.get("idempotent-replayed") == "true"
     assert api.wallet("ann").json()["balance"]["amount"] == "20.00"
+
+
+def test_a_retried_capture_answers_its_first_result_even_once_the_credit_is_spent(api: Api, merchant: Merchant) -> None:
+    # Given a capture at apply that spent all of the buyer's 30.00
+    api.issue("ann", "30.00")
+    first = apply(api, cart=cart("30.00"), capture=True)
+    assert first.json()["applied"]["amount"] == "30.00"
+
+    # When the checkout system retries it (its first answer lost), with nothing left to apply
+    again = apply(api, cart=cart("30.00"), capture=True)
+
+    # Then it gets the first answer, not "no credit applied" (which would charge the buyer
+    # again for what their credit already paid), and nothing moves
+    assert again.status == 200
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert api.wallet("ann").json()["balance"]["amount"] == "0.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_a_captured_checkout_is_final_even_for_a_request_that_applies_nothing(api: Api) -> None:
+    # Given a checkout captured at apply
+    api.issue("ann", "30.00")
+    apply(api, cart=cart("30.00"), capture=True)
+
+    # When it is applied again with another body that would apply nothing
+    changed = apply(api, cart=cart("30.00"), requested_amount="0")
+
+    # Then it is the conflict any other change of a captured checkout is, not "0.00 applied"
+    assert changed.status == 409
+    assert changed.json()["type"].endswith("checkout-conflict")
+
+
+def test_a_checkout_id_stays_with_its_customer_even_when_the_other_has_no_credit(api: Api) -> None:
+    # Given ann's checkout holding 10.00, and bob with no credit
+    api.issue("ann", "50.00")
+    apply(api, "chk_1", "ann", cart=cart("10.00"))
+
+    # When bob's checkout uses the same id
+    stolen = apply(api, "chk_1", "bob", cart=cart("10.00"))
+
+    # Then it is a conflict, as it is when bob has credit, and ann's hold stays
+    assert stolen.status == 409
+    assert stolen.json()["type"].endswith("checkout-conflict")
+    assert api.wallet("ann").json()["held"]["amount"] == "10.00"

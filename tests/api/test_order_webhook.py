@@ -368,6 +368,24 @@ def test_a_refund_that_arrives_before_the_payment_is_settled_by_it(
     consistent(merchant)
 
 
+def test_a_refund_in_full_that_arrives_before_the_payment_returns_all_the_credit(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a checkout holding 30.00 of an order worth 100.00 (70.00 charged to the card)
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    # When the refund of the whole 100.00 overtakes the payment event
+    early = send_thrice(hook, "order.refunded", order(refund={"amount": "100.00", "to": "original"}), "evt_r")
+    assert money(early, "returned") == "0.00"
+    paid = send_thrice(hook, "order.paid", order(), "evt_paid")
+    # Then it is recorded (not refused for counting only the card's 70.00), and the payment
+    # captures the 30.00 and returns all of it at once
+    assert (money(paid, "captured"), money(paid, "returned")) == ("30.00", "30.00")
+    assert balances(api) == ("30.00", "30.00", "0.00")
+    assert ledger(api) == [("credit", "30.00"), ("capture", "-30.00"), ("refund", "30.00")]
+    consistent(merchant)
+
+
 # --- order.updated / order.failed -------------------------------------------------------------
 
 
@@ -719,6 +737,12 @@ def test_a_missing_or_malformed_header_is_refused(hook: OrderWebhook, paid_event
     refused(hook.post(paid_event, signature=None))
     refused(hook.post(paid_event, signature="v1=abc"))
     refused(hook.post(paid_event, signature="t=notanumber,v1=abc"))
+
+
+def test_a_signature_that_is_not_ascii_is_refused_not_a_500(hook: OrderWebhook, paid_event: dict[str, Any]) -> None:
+    # Given a fresh timestamp (anyone can make one) and a v1 that is not hex, nor even ASCII
+    # When it is sent, Then it is the same 401 as any wrong signature, not a crash
+    refused(hook.post(paid_event, signature=f"t={int(time.time())},v1=\u00e9\u00e9"))
 
 
 def test_an_unsigned_request_is_401_whatever_its_content_type(hook: OrderWebhook) -> None:

@@ -181,8 +181,6 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
             state = "open" if result.applied > 0 else ("released" if existing is not None else "none")
         body = quote_json(request, result, after, tz=settings.timezone, hold_expires_at=hold_expires_at, now=now)
         log_decision(request, cart, result, state)
-        if state == "none":
-            return ApiResult(200, body)  # nothing reserved, nothing to undo: no write
         hold_record = wallet_store.HoldRecord(
             merchant_id=caller.merchant_id,
             checkout_id=request.checkout_id,
@@ -196,6 +194,15 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
             updated_ms=now_ms,
             captured_lots=captured_lots,
         )
+        if state == "none":
+            # Nothing reserved, nothing to undo: no write. But the checkout id may already be
+            # taken: a retried capture whose credit is now spent must answer its first result
+            # (not "no credit", which would have the buyer pay again for what credit paid), and
+            # a captured or another holder's checkout is the 409 a write would have met.
+            wallet_store.refuse_hold_overwrite(
+                wallet_store.load_hold_record(caller.merchant_id, request.checkout_id), hold_record
+            )
+            return ApiResult(200, body)
         wallet_store.commit_hold(wallet, after, hold_record, entry)
         return ApiResult(200, body)
 

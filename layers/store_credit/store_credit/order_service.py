@@ -190,7 +190,7 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
     elif event.type == "order.cancelled":
         record, hold_write = _cancelled(run, record, checkout_hold)
     elif event.type == "order.refunded":
-        record = _refunded(run, record, total)
+        record = _refunded(run, record, checkout_hold, total)
     elif event.type == "order.updated":
         record = _updated(run, record, total)
     elif record.paid or record.cancelled:
@@ -418,14 +418,22 @@ def _take_back_one(run: _Run, credit: IssuedCredit, owed: int, reason: str, orde
     return -change.entry.amount
 
 
-def _refunded(run: _Run, record: OrderRecord, total: int) -> OrderRecord:
+def _refunded(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | None, total: int) -> OrderRecord:
     refund = run.event.order.refund
     assert refund is not None  # the model requires it for order.refunded
     amount = parse_minor(refund.amount, run.currency, field="order.refund.amount")
     if record.cancelled:
         run.ignore("the order is cancelled: its credit came back then")
         return record
-    check_refund_room(record, amount, total)
+    # Before the payment, the order is worth its total and the credit its checkout reserved for
+    # it (what the payment will capture): a refund in full that overtakes the payment is not a
+    # 422, which the order system would never retry, leaving the buyer's credit spent for good.
+    reserved = (
+        hold.amount
+        if not record.paid and hold is not None and hold.state in ("open", "captured") and hold.order_id is None
+        else 0
+    )
+    check_refund_room(record, amount, total + reserved)
     if refund.to == "store_credit":
         run.issue(record.customer_id, amount, kind="refund", reason="Order refunded", source="refund", expires=None)
         return replace(record, refunded_store_credit=record.refunded_store_credit + amount)

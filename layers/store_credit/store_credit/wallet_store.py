@@ -795,14 +795,25 @@ def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entry: Ledger
         reason = reasons[1] if len(reasons) > 1 else {}
         if reason.get("Code") != "ConditionalCheckFailed":
             return
-        old = hold_record_from_item(reason["Item"]) if reason.get("Item") else None
-        if old is not None and old.state == "captured" and old.fingerprint == record.fingerprint:
-            raise IdempotentReplay(IdempotencyRecord(old.fingerprint, 200, old.response))
-        if old is not None and old.state == "captured":
-            raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} is already captured")
+        refuse_hold_overwrite(hold_record_from_item(reason["Item"]) if reason.get("Item") else None, record)
         raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} belongs to another customer or currency")
 
     _transact(items, on_cancel=on_cancel)
+
+
+def refuse_hold_overwrite(old: HoldRecord | None, record: HoldRecord) -> None:
+    """What the checkout item's condition in ``commit_hold`` says of writing ``record`` over
+    ``old``, for an apply that writes nothing (no credit to reserve) and must answer alike: the
+    same capture again is its first answer, a captured checkout is final, and a checkout stays
+    with its customer and currency."""
+    if old is None:
+        return
+    if old.state == "captured" and old.fingerprint == record.fingerprint:
+        raise IdempotentReplay(IdempotencyRecord(old.fingerprint, 200, old.response))
+    if old.state == "captured":
+        raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} is already captured")
+    if (old.customer_id, old.currency) != (record.customer_id, record.currency):
+        raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} belongs to another customer or currency")
 
 
 # --- codes ---------------------------------------------------------------------------------
