@@ -581,3 +581,26 @@ def test_a_key_without_the_imports_scope_is_403_and_nothing_is_queued(
     assert response.status == 403
     assert response.json()["type"].endswith("forbidden")
     assert queued() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '[{"customer_id": "cus_1", "amount": "1.00", "currency": "USD", "reason": "r", "expires_days": 1'
+        + "0" * 5000
+        + "}]",
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["an integer of 5,001 digits", "lists nested 100,000 deep"],
+)
+def test_json_that_python_refuses_to_load_is_a_422_not_a_500(api: Api, body: str) -> None:
+    # Given a JSON body that is well-formed but beyond what the parser takes (Python refuses
+    # integers of more than 4,300 digits, and recursion has a limit)
+    # When it is imported
+    response = api.post("/v1/imports", body.encode(), headers={"content-type": "application/json"})
+
+    # Then the answer is the usual problem naming the body, and nothing is queued
+    assert response.status == 422, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+    assert queued() == 0

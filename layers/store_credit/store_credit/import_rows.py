@@ -140,6 +140,10 @@ def parse_json(raw: bytes, *, now: int, tz_name: str) -> list[ImportRow]:
         document = json.loads(_text(raw))
     except json.JSONDecodeError:
         raise InvalidInput.on("body", "is not valid JSON") from None
+    except (ValueError, RecursionError):
+        # Well-formed JSON the parser still refuses: an integer of more than 4,300 digits
+        # (ValueError since Python 3.11), or arrays/objects nested deeper than the stack.
+        raise InvalidInput.on("body", "is JSON too large or too deeply nested to read") from None
     if isinstance(document, list):
         return _validate_records(document, _Errors(), now=now, tz_name=tz_name)
     if isinstance(document, dict) and "customer_ids" in document:
