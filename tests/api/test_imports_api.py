@@ -604,3 +604,40 @@ def test_json_that_python_refuses_to_load_is_a_422_not_a_500(api: Api, body: str
     assert response.headers["content-type"] == "application/problem+json"
     assert [e["field"] for e in response.json()["errors"]] == ["body"]
     assert queued() == 0
+
+
+def test_every_member_of_a_multi_member_gzip_is_imported(api: Api) -> None:
+    # Given a customer, and a gzip file of two members (what `cat a.gz b.gz` or a streaming
+    # compressor flushing in parts produces; gunzip reads both)
+    api.issue("cus_1", "1.00")
+    body = gzip.compress(csv_body("cus_1,,,2.00,USD,part one,,").encode()) + gzip.compress(
+        b"cus_1,,,3.00,USD,part two,,\n"
+    )
+
+    # When it is imported
+    response = post_csv(api, body, **{"content-encoding": "gzip"})
+    assert response.status == 202, response.body
+    QueuePump().drain()
+
+    # Then both rows count and apply: none is silently left behind
+    assert response.json()["rows_total"] == 2
+    assert available(api, "cus_1") == "6.00"
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [lambda gz: gz[:-4], lambda gz: gz[: len(gz) // 2], lambda gz: gz + b"not gzip"],
+    ids=["trailer", "half", "garbage after"],
+)
+def test_a_truncated_or_padded_gzip_upload_is_refused_whole(api: Api, cut: Any) -> None:
+    # Given a gzip CSV of 400 rows cut short (an upload interrupted) or followed by other bytes
+    api.issue("cus_1", "1.00")
+    whole = gzip.compress(csv_body(*[f"cus_1,,,0.01,USD,row {i},," for i in range(400)]).encode())
+
+    # When it is imported
+    response = post_csv(api, cut(whole), **{"content-encoding": "gzip"})
+
+    # Then it is a 422 naming the body: not the rows that happened to arrive
+    assert response.status == 422, response.body
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+    assert queued() == 0

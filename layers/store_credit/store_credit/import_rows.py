@@ -89,15 +89,31 @@ def decode_body(body: str | None, *, base64_encoded: bool, content_encoding: str
     except ValueError:
         raise InvalidInput.on("body", "is not valid base64") from None
     if (content_encoding or "").strip().lower() == "gzip":
-        try:
-            # Bounded: a small gzip bomb must not take the Lambda's memory.
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            raw = decompressor.decompress(raw, MAX_BYTES + 1)
-        except (zlib.error, gzip.BadGzipFile):
-            raise InvalidInput.on("body", "Content-Encoding is gzip but the body is not gzip data") from None
+        raw = _gunzip(raw)
     if len(raw) > MAX_BYTES:
         raise InvalidInput.on("body", f"larger than {MAX_BYTES // (1024 * 1024)} MB; split the file into imports")
     return raw
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Every member of a gzip stream (``cat a.gz b.gz`` is one valid file), at most MAX_BYTES + 1
+    bytes of it (a small gzip bomb must not take the Lambda's memory). A stream cut short or
+    followed by other bytes is refused: importing the rows that happened to arrive would
+    silently drop the rest."""
+    out = bytearray()
+    try:
+        while True:
+            member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += member.decompress(data, MAX_BYTES + 1 - len(out))  # never 0: that means unbounded
+            if len(out) > MAX_BYTES:
+                return bytes(out)  # too large: the caller says so
+            if not member.eof:
+                raise InvalidInput.on("body", "the gzip data is cut short; upload the whole file")
+            data = member.unused_data
+            if not data:
+                return bytes(out)
+    except (zlib.error, gzip.BadGzipFile):
+        raise InvalidInput.on("body", "Content-Encoding is gzip but the body is not gzip data") from None
 
 
 def _text(raw: bytes) -> str:
