@@ -641,3 +641,21 @@ def test_a_truncated_or_padded_gzip_upload_is_refused_whole(api: Api, cut: Any) 
     assert response.status == 422, response.body
     assert [e["field"] for e in response.json()["errors"]] == ["body"]
     assert queued() == 0
+
+
+def test_an_expiry_date_too_late_to_show_in_the_merchants_timezone_is_refused(api: Api) -> None:
+    # Given a merchant in New York and a customer with credit
+    assert api.put("/v1/settings", {"timezone": "America/New_York"}).status == 200
+    api.issue("cus_1", "1.00")
+
+    # When a row expires on 9999-12-31: 23:59:59 in New York is already year 10000 in UTC,
+    # an instant Python cannot turn back into a date to show
+    response = post_csv(api, csv_body("cus_1,,,5.00,USD,Far future,9999-12-31,"), key="far")
+    QueuePump().drain()
+
+    # Then the row is refused at upload, and the customer's wallet and history still read
+    assert response.status == 422, response.body
+    assert [e["field"] for e in response.json()["errors"]] == ["rows[0].expires_on"]
+    assert api.wallet("cus_1").status == 200
+    assert api.get("/v1/customers/cus_1/transactions").status == 200
+    assert available(api, "cus_1") == "1.00"

@@ -15,10 +15,10 @@ import json
 import re
 import zlib
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from store_credit.clock import MAX_EXPIRY_DAYS, end_of_local_day
+from store_credit.clock import MAX_EXPIRY_DAYS, end_of_local_day, zone
 from store_credit.errors import FieldError, InvalidInput, UnsupportedImportType
 from store_credit.money import parse_minor
 
@@ -334,3 +334,7 @@ def _check_date(field: str, text: str, errors: _Errors, *, now: int, tz_name: st
         return
     if end_of_local_day(day, tz_name) <= now:
         errors.add(field, f"{text} has already ended in {tz_name}")
+    elif day > datetime.fromtimestamp(now, zone(tz_name)).date() + timedelta(days=MAX_EXPIRY_DAYS):
+        # The bound expires_days has. Without one, 9999-12-31 was accepted and, in a timezone
+        # behind UTC, ends in year 10000: an instant no wallet or history could show again.
+        errors.add(field, f"at most {MAX_EXPIRY_DAYS} days ahead; leave it empty for credit that never expires")
