@@ -659,3 +659,31 @@ def test_an_expiry_date_too_late_to_show_in_the_merchants_timezone_is_refused(ap
     assert api.wallet("cus_1").status == 200
     assert api.get("/v1/customers/cus_1/transactions").status == 200
     assert available(api, "cus_1") == "1.00"
+
+
+def test_an_import_whose_request_died_after_queueing_every_row_reads_completed_not_interrupted(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from store_credit import imports_service, wallet_store
+
+    # Given an import whose request queued every row, then lost the table before it could
+    # mark the job queued (the job stays "validating")
+    api.issue("cus_1", "1.00")
+    with on_call("UpdateItem", before=[EndpointConnectionError(endpoint_url="http://dynamodb")]):
+        post_csv(api, csv_body("cus_1,,,2.00,USD,a,,", "ghost,,,3.00,USD,b,,"), key="died-late")
+    record = wallet_store.get_idempotency_record(merchant.merchant_id, "died-late")
+    assert record is not None
+    import_id = json.loads(record.body)["import_id"]
+    assert queued() == 1
+
+    # When the consumer applies both rows, and the status is read more than 60 s later
+    QueuePump().drain()
+    later = imports_service._now_ms() + imports_service.INTERRUPTED_AFTER_MS + 1_000
+    monkeypatch.setattr(imports_service, "_now_ms", lambda: later)
+    result = import_status(api, import_id)
+
+    # Then it reads as done: every row was queued and has an outcome, nothing asks for a resend
+    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed_with_errors", 1, 1)
+    assert available(api, "cus_1") == "3.00"

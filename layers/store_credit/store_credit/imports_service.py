@@ -141,12 +141,14 @@ INTERRUPTED_AFTER_MS = 60_000
 
 
 def _state(job: wallet_store.ImportJob, applied: int, failed: int, now_ms: int) -> str:
+    if applied + failed >= job.rows_total:
+        # Every row has its outcome, so every row was queued, even when the request died
+        # before it could mark the job queued: nothing is left to resend.
+        return "completed_with_errors" if failed else "completed"
     if job.state == "validating":
         # The file is not kept, so only the client can finish it: the same request again, with
         # the same Idempotency-Key, queues every row (rows already applied are skipped).
         return "interrupted" if now_ms - job.created_ms > INTERRUPTED_AFTER_MS else "validating"
-    if applied + failed >= job.rows_total:
-        return "completed_with_errors" if failed else "completed"
     return "applying" if applied + failed else "queued"
 
 
