@@ -687,3 +687,42 @@ def test_an_import_whose_request_died_after_queueing_every_row_reads_completed_n
     # Then it reads as done: every row was queued and has an outcome, nothing asks for a resend
     assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed_with_errors", 1, 1)
     assert available(api, "cus_1") == "3.00"
+
+
+def test_a_retry_the_next_day_still_queues_an_import_the_first_request_stored(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from store_credit import import_queue, imports_service, wallet_store
+
+    # Given SQS down while an import is stored whose first row expires at the end of today (UTC)
+    api.issue("cus_1", "1.00")
+    real = import_queue.send_all
+
+    def down(bodies: list[str]) -> int:
+        raise import_queue.QueueUnavailable(detail="SQS is down")
+
+    monkeypatch.setattr(import_queue, "send_all", down)
+    today = datetime.now(UTC).date().isoformat()
+    text = csv_body(f"cus_1,,,2.00,USD,ends today,{today},", "cus_1,,,3.00,USD,no expiry,,")
+    assert post_csv(api, text, key="imp-tomorrow").status == 503
+    record = wallet_store.get_idempotency_record(merchant.merchant_id, "imp-tomorrow")
+    assert record is not None
+    import_id = json.loads(record.body)["import_id"]
+
+    # When SQS is back and the client retries the same request with the same key a day later
+    monkeypatch.setattr(import_queue, "send_all", real)
+    tomorrow = imports_service._now_ms() + 86_400_000
+    monkeypatch.setattr(imports_service, "_now_ms", lambda: tomorrow)
+    retried = post_csv(api, text, key="imp-tomorrow")
+
+    # Then it answers the first result (not a 422 for a file that was valid when it was
+    # accepted) and queues the rows: the row whose day is over fails when applied, the other applies
+    assert retried.status == 202, retried.body
+    assert retried.json()["import_id"] == import_id
+    QueuePump().drain()
+    result = import_status(api, import_id)
+    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed_with_errors", 1, 1)
+    assert result["errors"][0]["row"] == 0
+    assert available(api, "cus_1") == "4.00"
