@@ -581,3 +581,148 @@ def test_a_key_without_the_imports_scope_is_403_and_nothing_is_queued(
     assert response.status == 403
     assert response.json()["type"].endswith("forbidden")
     assert queued() == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '[{"customer_id": "cus_1", "amount": "1.00", "currency": "USD", "reason": "r", "expires_days": 1'
+        + "0" * 5000
+        + "}]",
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["an integer of 5,001 digits", "lists nested 100,000 deep"],
+)
+def test_json_that_python_refuses_to_load_is_a_422_not_a_500(api: Api, body: str) -> None:
+    # Given a JSON body that is well-formed but beyond what the parser takes (Python refuses
+    # integers of more than 4,300 digits, and recursion has a limit)
+    # When it is imported
+    response = api.post("/v1/imports", body.encode(), headers={"content-type": "application/json"})
+
+    # Then the answer is the usual problem naming the body, and nothing is queued
+    assert response.status == 422, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+    assert queued() == 0
+
+
+def test_every_member_of_a_multi_member_gzip_is_imported(api: Api) -> None:
+    # Given a customer, and a gzip file of two members (what `cat a.gz b.gz` or a streaming
+    # compressor flushing in parts produces; gunzip reads both)
+    api.issue("cus_1", "1.00")
+    body = gzip.compress(csv_body("cus_1,,,2.00,USD,part one,,").encode()) + gzip.compress(
+        b"cus_1,,,3.00,USD,part two,,\n"
+    )
+
+    # When it is imported
+    response = post_csv(api, body, **{"content-encoding": "gzip"})
+    assert response.status == 202, response.body
+    QueuePump().drain()
+
+    # Then both rows count and apply: none is silently left behind
+    assert response.json()["rows_total"] == 2
+    assert available(api, "cus_1") == "6.00"
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [lambda gz: gz[:-4], lambda gz: gz[: len(gz) // 2], lambda gz: gz + b"not gzip"],
+    ids=["trailer", "half", "garbage after"],
+)
+def test_a_truncated_or_padded_gzip_upload_is_refused_whole(api: Api, cut: Any) -> None:
+    # Given a gzip CSV of 400 rows cut short (an upload interrupted) or followed by other bytes
+    api.issue("cus_1", "1.00")
+    whole = gzip.compress(csv_body(*[f"cus_1,,,0.01,USD,row {i},," for i in range(400)]).encode())
+
+    # When it is imported
+    response = post_csv(api, cut(whole), **{"content-encoding": "gzip"})
+
+    # Then it is a 422 naming the body: not the rows that happened to arrive
+    assert response.status == 422, response.body
+    assert [e["field"] for e in response.json()["errors"]] == ["body"]
+    assert queued() == 0
+
+
+def test_an_expiry_date_too_late_to_show_in_the_merchants_timezone_is_refused(api: Api) -> None:
+    # Given a merchant in New York and a customer with credit
+    assert api.put("/v1/settings", {"timezone": "America/New_York"}).status == 200
+    api.issue("cus_1", "1.00")
+
+    # When a row expires on 9999-12-31: 23:59:59 in New York is already year 10000 in UTC,
+    # an instant Python cannot turn back into a date to show
+    response = post_csv(api, csv_body("cus_1,,,5.00,USD,Far future,9999-12-31,"), key="far")
+    QueuePump().drain()
+
+    # Then the row is refused at upload, and the customer's wallet and history still read
+    assert response.status == 422, response.body
+    assert [e["field"] for e in response.json()["errors"]] == ["rows[0].expires_on"]
+    assert api.wallet("cus_1").status == 200
+    assert api.get("/v1/customers/cus_1/transactions").status == 200
+    assert available(api, "cus_1") == "1.00"
+
+
+def test_an_import_whose_request_died_after_queueing_every_row_reads_completed_not_interrupted(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from store_credit import imports_service, wallet_store
+
+    # Given an import whose request queued every row, then lost the table before it could
+    # mark the job queued (the job stays "validating")
+    api.issue("cus_1", "1.00")
+    with on_call("UpdateItem", before=[EndpointConnectionError(endpoint_url="http://dynamodb")]):
+        post_csv(api, csv_body("cus_1,,,2.00,USD,a,,", "ghost,,,3.00,USD,b,,"), key="died-late")
+    record = wallet_store.get_idempotency_record(merchant.merchant_id, "died-late")
+    assert record is not None
+    import_id = json.loads(record.body)["import_id"]
+    assert queued() == 1
+
+    # When the consumer applies both rows, and the status is read more than 60 s later
+    QueuePump().drain()
+    later = imports_service._now_ms() + imports_service.INTERRUPTED_AFTER_MS + 1_000
+    monkeypatch.setattr(imports_service, "_now_ms", lambda: later)
+    result = import_status(api, import_id)
+
+    # Then it reads as done: every row was queued and has an outcome, nothing asks for a resend
+    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed_with_errors", 1, 1)
+    assert available(api, "cus_1") == "3.00"
+
+
+def test_a_retry_the_next_day_still_queues_an_import_the_first_request_stored(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from store_credit import import_queue, imports_service, wallet_store
+
+    # Given SQS down while an import is stored whose first row expires at the end of today (UTC)
+    api.issue("cus_1", "1.00")
+    real = import_queue.send_all
+
+    def down(bodies: list[str]) -> int:
+        raise import_queue.QueueUnavailable(detail="SQS is down")
+
+    monkeypatch.setattr(import_queue, "send_all", down)
+    today = datetime.now(UTC).date().isoformat()
+    text = csv_body(f"cus_1,,,2.00,USD,ends today,{today},", "cus_1,,,3.00,USD,no expiry,,")
+    assert post_csv(api, text, key="imp-tomorrow").status == 503
+    record = wallet_store.get_idempotency_record(merchant.merchant_id, "imp-tomorrow")
+    assert record is not None
+    import_id = json.loads(record.body)["import_id"]
+
+    # When SQS is back and the client retries the same request with the same key a day later
+    monkeypatch.setattr(import_queue, "send_all", real)
+    tomorrow = imports_service._now_ms() + 86_400_000
+    monkeypatch.setattr(imports_service, "_now_ms", lambda: tomorrow)
+    retried = post_csv(api, text, key="imp-tomorrow")
+
+    # Then it answers the first result (not a 422 for a file that was valid when it was
+    # accepted) and queues the rows: the row whose day is over fails when applied, the other applies
+    assert retried.status == 202, retried.body
+    assert retried.json()["import_id"] == import_id
+    QueuePump().drain()
+    result = import_status(api, import_id)
+    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed_with_errors", 1, 1)
+    assert result["errors"][0]["row"] == 0
+    assert available(api, "cus_1") == "4.00"

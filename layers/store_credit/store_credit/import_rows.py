@@ -15,10 +15,10 @@ import json
 import re
 import zlib
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from store_credit.clock import MAX_EXPIRY_DAYS, end_of_local_day
+from store_credit.clock import MAX_EXPIRY_DAYS, end_of_local_day, zone
 from store_credit.errors import FieldError, InvalidInput, UnsupportedImportType
 from store_credit.money import parse_minor
 
@@ -89,15 +89,31 @@ def decode_body(body: str | None, *, base64_encoded: bool, content_encoding: str
     except ValueError:
         raise InvalidInput.on("body", "is not valid base64") from None
     if (content_encoding or "").strip().lower() == "gzip":
-        try:
-            # Bounded: a small gzip bomb must not take the Lambda's memory.
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            raw = decompressor.decompress(raw, MAX_BYTES + 1)
-        except (zlib.error, gzip.BadGzipFile):
-            raise InvalidInput.on("body", "Content-Encoding is gzip but the body is not gzip data") from None
+        raw = _gunzip(raw)
     if len(raw) > MAX_BYTES:
         raise InvalidInput.on("body", f"larger than {MAX_BYTES // (1024 * 1024)} MB; split the file into imports")
     return raw
+
+
+def _gunzip(data: bytes) -> bytes:
+    """Every member of a gzip stream (``cat a.gz b.gz`` is one valid file), at most MAX_BYTES + 1
+    bytes of it (a small gzip bomb must not take the Lambda's memory). A stream cut short or
+    followed by other bytes is refused: importing the rows that happened to arrive would
+    silently drop the rest."""
+    out = bytearray()
+    try:
+        while True:
+            member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += member.decompress(data, MAX_BYTES + 1 - len(out))  # never 0: that means unbounded
+            if len(out) > MAX_BYTES:
+                return bytes(out)  # too large: the caller says so
+            if not member.eof:
+                raise InvalidInput.on("body", "the gzip data is cut short; upload the whole file")
+            data = member.unused_data
+            if not data:
+                return bytes(out)
+    except (zlib.error, gzip.BadGzipFile):
+        raise InvalidInput.on("body", "Content-Encoding is gzip but the body is not gzip data") from None
 
 
 def _text(raw: bytes) -> str:
@@ -140,6 +156,10 @@ def parse_json(raw: bytes, *, now: int, tz_name: str) -> list[ImportRow]:
         document = json.loads(_text(raw))
     except json.JSONDecodeError:
         raise InvalidInput.on("body", "is not valid JSON") from None
+    except (ValueError, RecursionError):
+        # Well-formed JSON the parser still refuses: an integer of more than 4,300 digits
+        # (ValueError since Python 3.11), or arrays/objects nested deeper than the stack.
+        raise InvalidInput.on("body", "is JSON too large or too deeply nested to read") from None
     if isinstance(document, list):
         return _validate_records(document, _Errors(), now=now, tz_name=tz_name)
     if isinstance(document, dict) and "customer_ids" in document:
@@ -314,3 +334,7 @@ def _check_date(field: str, text: str, errors: _Errors, *, now: int, tz_name: st
         return
     if end_of_local_day(day, tz_name) <= now:
         errors.add(field, f"{text} has already ended in {tz_name}")
+    elif day > datetime.fromtimestamp(now, zone(tz_name)).date() + timedelta(days=MAX_EXPIRY_DAYS):
+        # The bound expires_days has. Without one, 9999-12-31 was accepted and, in a timezone
+        # behind UTC, ends in year 10000: an instant no wallet or history could show again.
+        errors.add(field, f"at most {MAX_EXPIRY_DAYS} days ahead; leave it empty for credit that never expires")

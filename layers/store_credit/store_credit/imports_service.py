@@ -90,15 +90,15 @@ def start_import(
     request_hash = hashlib.sha256(b"start_import|" + kind.encode() + b"|" + raw).hexdigest()
     merchant_id = caller.merchant_id
 
-    def rows_now() -> list[ImportRow]:
+    def rows_as_of(at_ms: int) -> list[ImportRow]:
         settings = settings_of(wallet_store.load_settings(merchant_id))
-        return parse_import(raw, content_type, now=_now_ms() // 1000, tz_name=settings.timezone)
+        return parse_import(raw, content_type, now=at_ms // 1000, tz_name=settings.timezone)
 
     record = wallet_store.get_idempotency_record(merchant_id, idempotency_key)
     if record is not None:
-        return _finish_queueing(caller, replay(record, request_hash), rows_now)
+        return _finish_queueing(caller, replay(record, request_hash), rows_as_of)
 
-    rows = rows_now()  # validates the whole input: InvalidInput lists every bad row
+    rows = rows_as_of(_now_ms())  # validates the whole input: InvalidInput lists every bad row
     now_ms = _now_ms()
     import_id = f"imp_{ulid(now_ms)}"
     source = "csv" if kind in {"text/csv", "application/csv"} else ("group" if raw.lstrip()[:1] == b"{" else "json")
@@ -115,7 +115,7 @@ def start_import(
     try:
         wallet_store.create_import_job(job, idempotency)
     except IdempotentReplay as found:  # the same key raced in from another request
-        return _finish_queueing(caller, replay(found.record, request_hash), rows_now)
+        return _finish_queueing(caller, replay(found.record, request_hash), rows_as_of)
     except WriteConflict:
         raise WalletBusy(detail="the import could not be stored; retry with the same Idempotency-Key") from None
     import_queue.send_all(messages_for(merchant_id, import_id, rows))
@@ -123,14 +123,17 @@ def start_import(
     return ApiResult(status=202, body=answer)
 
 
-def _finish_queueing(caller: Caller, first: ApiResult, rows_now: Callable[[], list[ImportRow]]) -> ApiResult:
+def _finish_queueing(caller: Caller, first: ApiResult, rows_as_of: Callable[[int], list[ImportRow]]) -> ApiResult:
     """A replayed request: if the first one stopped before every row was queued (SQS down, the
     Lambda timed out), queue them all again — rows already queued or applied are applied once
-    all the same (their markers) — then answer as the first time."""
+    all the same (their markers) — then answer as the first time. The rows are read as of the
+    job's creation: the file was valid then, and a retry the next day must not turn it into a
+    422 (an expires_on of that day now over) and leave it half queued; such a row fails when
+    it is applied, and is reported."""
     import_id = str(first.body["import_id"])
     job, _, _ = wallet_store.load_import(caller.merchant_id, import_id)
     if job is not None and job.state == "validating":
-        import_queue.send_all(messages_for(caller.merchant_id, import_id, rows_now()))
+        import_queue.send_all(messages_for(caller.merchant_id, import_id, rows_as_of(job.created_ms)))
         wallet_store.mark_import_queued(caller.merchant_id, import_id)
     return first
 
@@ -141,12 +144,14 @@ INTERRUPTED_AFTER_MS = 60_000
 
 
 def _state(job: wallet_store.ImportJob, applied: int, failed: int, now_ms: int) -> str:
+    if applied + failed >= job.rows_total:
+        # Every row has its outcome, so every row was queued, even when the request died
+        # before it could mark the job queued: nothing is left to resend.
+        return "completed_with_errors" if failed else "completed"
     if job.state == "validating":
         # The file is not kept, so only the client can finish it: the same request again, with
         # the same Idempotency-Key, queues every row (rows already applied are skipped).
         return "interrupted" if now_ms - job.created_ms > INTERRUPTED_AFTER_MS else "validating"
-    if applied + failed >= job.rows_total:
-        return "completed_with_errors" if failed else "completed"
     return "applying" if applied + failed else "queued"
 
 
