@@ -20,7 +20,9 @@ MAX_EXPIRY_DAYS = 36_600  # a hundred years: beyond that "never" is what the mer
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a folder of the tz database ("America") or a name too long for a file name is
+    # no zone either, and must be the caller's 422, not an uncaught error.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput.on("timezone", f"{name!r} is not an IANA timezone such as Europe/Paris") from None
 
 
