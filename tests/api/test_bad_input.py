@@ -143,3 +143,37 @@ def test_settings_refuse_bad_input_and_keep_the_old_value(api: Api, body: Any, f
     assert response.status == 422, response.body
     assert any(e["field"].startswith(field) for e in response.json()["errors"]), response.json()
     assert api.get("/v1/settings").json() == before
+
+
+UNPARSEABLE_JSON = [
+    ("nested deeper than the parser recurses", '{"reason": ' + "[" * 5000 + "]" * 5000 + "}"),
+    ("an integer of more digits than Python converts", '{"reason": "x", "note": ' + "9" * 5000 + "}"),
+]
+
+
+@pytest.mark.parametrize(("case", "raw"), UNPARSEABLE_JSON, ids=[c[0] for c in UNPARSEABLE_JSON])
+@pytest.mark.parametrize("url", ["/v1/customers/cus_1/credits", "/v1/checkout/apply", "/v1/settings"])
+def test_json_the_parser_gives_up_on_is_400_and_writes_nothing(api: Api, url: str, case: str, raw: str) -> None:
+    # Given a body that is JSON by the grammar but beyond what json.loads accepts
+    before = len(all_items())
+    method = "PUT" if url == "/v1/settings" else "POST"
+    # When it is sent to a JSON route
+    response = api.write(method, url, raw)
+    # Then it is a malformed-JSON problem, never a 500, and nothing is written
+    assert response.status == 400, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("malformed-json")
+    assert len(all_items()) == before
+
+
+@pytest.mark.parametrize(("case", "raw"), UNPARSEABLE_JSON, ids=[c[0] for c in UNPARSEABLE_JSON])
+def test_an_import_the_parser_gives_up_on_is_422_and_queues_nothing(api: Api, case: str, raw: str) -> None:
+    # Given a JSON import that json.loads cannot take
+    before = len(all_items())
+    # When it is uploaded
+    response = api.post("/v1/imports", "[" + raw + "]")
+    # Then the body is refused as not JSON, like any other malformed import
+    assert response.status == 422, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [{"field": "body", "message": "is not valid JSON"}]
+    assert len(all_items()) == before

@@ -138,7 +138,9 @@ def parse_csv(raw: bytes, *, now: int, tz_name: str) -> list[ImportRow]:
 def parse_json(raw: bytes, *, now: int, tz_name: str) -> list[ImportRow]:
     try:
         document = json.loads(_text(raw))
-    except json.JSONDecodeError:
+    # ValueError (JSONDecodeError's base): an integer of more than 4,300 digits; RecursionError:
+    # nesting deeper than the parser recurses. Both are bodies json.loads cannot take.
+    except (ValueError, RecursionError):
         raise InvalidInput.on("body", "is not valid JSON") from None
     if isinstance(document, list):
         return _validate_records(document, _Errors(), now=now, tz_name=tz_name)
