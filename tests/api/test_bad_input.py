@@ -177,3 +177,13 @@ def test_an_import_the_parser_gives_up_on_is_422_and_queues_nothing(api: Api, ca
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["errors"] == [{"field": "body", "message": "is not valid JSON"}]
     assert len(all_items()) == before
+
+
+@pytest.mark.parametrize("content_type", ["Application/JSON", "APPLICATION/JSON; charset=UTF-8"])
+def test_a_media_type_in_capitals_is_json_all_the_same(api: Api, content_type: str) -> None:
+    # Given a JSON body declared with a media type in other letter case (RFC 9110: case-insensitive)
+    # When credit is issued with it
+    response = api.post("/v1/customers/cus_1/credits", VALID, headers={"content-type": content_type})
+    # Then it is read as JSON, as "application/json" would be
+    assert response.status == 201, response.body
+    assert api.wallet("cus_1").json()["available"]["amount"] == "10.00"

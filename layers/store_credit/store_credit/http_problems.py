@@ -52,6 +52,10 @@ def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) ->
     if event.get("body") and content_type != "application/json":
         response = problem(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
         return {"statusCode": 415, "headers": {"Content-Type": PROBLEM_JSON}, "body": response.body}
+    if "content-type" in headers and content_type == "application/json":
+        # Media types are case-insensitive (RFC 9110), but Powertools matches "application/json"
+        # case-sensitively and answers anything else with its own 415, not problem+json.
+        event = {**event, "headers": {**headers, "content-type": "application/json"}}
     if event.get("body") and not _json_parser_accepts(event):
         response = problem(400, "malformed-json", "The body is not valid JSON", f"body: {NOT_JSON}", [NOT_JSON_BODY])
         return {"statusCode": 400, "headers": {"Content-Type": PROBLEM_JSON}, "body": response.body}
