@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from store_credit.clock import MAX_EXPIRY_DAYS, end_of_local_day
+from store_credit.clock import LATEST_DAY, MAX_EXPIRY_DAYS, end_of_local_day
 from store_credit.errors import FieldError, InvalidInput, UnsupportedImportType
 from store_credit.money import parse_minor
 
@@ -313,6 +313,9 @@ def _check_date(field: str, text: str, errors: _Errors, *, now: int, tz_name: st
         day = date.fromisoformat(text)
     except ValueError:
         errors.add(field, "must be a date YYYY-MM-DD")
+        return
+    if day > LATEST_DAY:
+        errors.add(field, f"must be no later than {LATEST_DAY.isoformat()}")
         return
     if end_of_local_day(day, tz_name) <= now:
         errors.add(field, f"{text} has already ended in {tz_name}")
