@@ -240,3 +240,25 @@ def test_credit_issued_in_range_stays_readable_in_every_timezone(api: Api) -> No
         # Then the wallet and its history still read
         assert api.wallet("cus_1").status == 200
         assert api.get("/v1/customers/cus_1/transactions").status == 200
+
+
+NOT_ISO_DATES = [
+    # "20300101" reads as 20,300,101 seconds after 1970 (1970-08-23): credit meant to start in
+    # 2030 would be spendable at once.
+    ("valid_from as compact digits", with_(valid_from="20300101"), "valid_from"),
+    ("valid_from as a JSON number", with_(valid_from=1893456000), "valid_from"),
+    ("expiry date as a JSON number", with_(expires={"on": 2000000000 // 86400 * 86400}), "expires.on"),
+    ("expiry date as a date-time", with_(expires={"on": "2030-01-01T00:00:00Z"}), "expires.on"),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "field"), NOT_ISO_DATES, ids=[c[0] for c in NOT_ISO_DATES])
+def test_dates_must_be_iso_8601_strings(api: Api, case: str, body: Any, field: str) -> None:
+    # Given a date or instant sent as something other than the ISO 8601 text the contract names
+    before = len(all_items())
+    # When credit is issued with it
+    response = api.post("/v1/customers/cus_1/credits", body)
+    # Then it is refused, naming the field, and nothing is written
+    assert response.status == 422, response.body
+    assert any(e["field"].startswith(field) for e in response.json()["errors"]), response.json()
+    assert len(all_items()) == before

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -10,6 +11,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -94,8 +96,26 @@ def _showable_day(day: date) -> date:
     return day
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_showable_instant)]
-Day = Annotated[date, AfterValidator(_showable_day)]
+# Pydantic's lax parsing takes a JSON number, or a string of digits ("20300101"), as seconds
+# since 1970, and a midnight date-time as a date: the contract's dates are ISO 8601 text only.
+_ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}.*", re.DOTALL)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_instant_text(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_INSTANT.fullmatch(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date-time with offset, such as 2030-01-01T00:00:00Z")
+
+
+def _iso_day_text(value: object) -> object:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("must be a date YYYY-MM-DD")
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant_text), AfterValidator(_showable_instant)]
+Day = Annotated[date, BeforeValidator(_iso_day_text), AfterValidator(_showable_day)]
 
 
 class ExpirySpec(StrictModel):
