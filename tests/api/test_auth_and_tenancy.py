@@ -114,6 +114,18 @@ def test_the_authorizer_sees_the_bearer_scheme_case_insensitively(gateway: objec
     assert response.status == 200
 
 
+def test_a_key_with_characters_no_key_has_is_403_not_500(gateway: object, merchant: Merchant) -> None:
+    # Given Authorization headers whose token holds what no issued key holds: a lone UTF-16
+    # surrogate (as a JSON event can carry it, "\ud800"), a NUL, a letter beyond ASCII
+    for token in ("\ud800", f"{merchant.api_key}\x00", f"{merchant.api_key}é"):
+        # When a route is called with it
+        response = gateway.request(  # type: ignore[attr-defined]
+            "GET", "/v1/settings", headers={"Authorization": f"Bearer {token}"}
+        )
+        # Then the authorizer refuses it like any unknown key (403), never failing (500)
+        assert response.status == 403, (token, response.body)
+
+
 def test_logs_carry_no_key_email_or_phone(api: Api, merchant: Merchant, caplog: pytest.LogCaptureFixture) -> None:
     import logging
 

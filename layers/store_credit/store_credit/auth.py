@@ -70,7 +70,9 @@ def authenticate(authorization: str | None) -> Caller | None:
     from store_credit import wallet_store
 
     token = bearer_token(authorization)
-    if token is None or len(token) > 200:
+    # Issued keys are URL-safe base64 (ASCII); anything else is no key, and a lone surrogate
+    # would make hashing it raise (UnicodeEncodeError) and the authorizer fail with a 500.
+    if token is None or len(token) > 200 or not token.isascii():
         return None
     record = wallet_store.find_api_key(hash_api_key(token))
     if record is None or record["revoked"]:

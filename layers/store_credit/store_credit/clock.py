@@ -14,13 +14,21 @@ from store_credit.errors import InvalidInput
 
 END_OF_DAY = time(23, 59, 59)
 MAX_EXPIRY_DAYS = 36_600  # a hundred years: beyond that "never" is what the merchant means
+# What a caller may store as a date or instant. Python shows years 1 to 9999 only, and a stored
+# instant is shown in the merchant's timezone (which may change later, up to 14 hours from
+# UTC): anything closer to those edges would make every later read of the wallet fail.
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9999, 1, 1, tzinfo=UTC)
+LATEST_DAY = date(9998, 12, 31)
 
 
 @lru_cache(maxsize=256)
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a folder of the tz database ("America") or a name too long for a file name is
+    # no zone either, and must be the caller's 422, not an uncaught error.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise InvalidInput.on("timezone", f"{name!r} is not an IANA timezone such as Europe/Paris") from None
 
 

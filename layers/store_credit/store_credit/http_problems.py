@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -51,7 +52,34 @@ def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) ->
     if event.get("body") and content_type != "application/json":
         response = problem(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
         return {"statusCode": 415, "headers": {"Content-Type": PROBLEM_JSON}, "body": response.body}
+    if "content-type" in headers and content_type == "application/json":
+        # Media types are case-insensitive (RFC 9110), but Powertools matches "application/json"
+        # case-sensitively and answers anything else with its own 415, not problem+json.
+        event = {**event, "headers": {**headers, "content-type": "application/json"}}
+    if event.get("body") and not _json_parser_accepts(event):
+        response = problem(400, "malformed-json", "The body is not valid JSON", f"body: {NOT_JSON}", [NOT_JSON_BODY])
+        return {"statusCode": 400, "headers": {"Content-Type": PROBLEM_JSON}, "body": response.body}
     return app.resolve(event, context)
+
+
+NOT_JSON_BODY = FieldError("body", NOT_JSON)
+
+
+def _json_parser_accepts(event: dict[str, Any]) -> bool:
+    """False for JSON that ``json.loads`` gives up on with something other than a
+    ``JSONDecodeError`` (nesting deeper than its recursion limit, an integer of more than 4,300
+    digits): Powertools parses the body too but only turns a ``JSONDecodeError`` into a 400,
+    so these would escape as a 500. Plainly malformed JSON is left to Powertools' own 400."""
+    body = event["body"]
+    try:
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode()
+        json.loads(body)
+    except json.JSONDecodeError:
+        return True
+    except (RecursionError, ValueError):
+        return False
+    return True
 
 
 def new_resolver() -> APIGatewayHttpResolver:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from store_credit.clock import MAX_EXPIRY_DAYS, end_of_local_day, zone
+from store_credit.clock import LATEST_DAY, MAX_EXPIRY_DAYS, end_of_local_day, zone
 from store_credit.errors import FieldError, InvalidInput, UnsupportedImportType
 from store_credit.money import parse_minor
 
@@ -154,12 +154,11 @@ def parse_csv(raw: bytes, *, now: int, tz_name: str) -> list[ImportRow]:
 def parse_json(raw: bytes, *, now: int, tz_name: str) -> list[ImportRow]:
     try:
         document = json.loads(_text(raw))
-    except json.JSONDecodeError:
-        raise InvalidInput.on("body", "is not valid JSON") from None
+    # ValueError (JSONDecodeError's base): also an integer of more than 4,300 digits (Python
+    # 3.11+); RecursionError: nesting deeper than the parser recurses. Both are bodies
+    # json.loads cannot take, and neither may become a 500.
     except (ValueError, RecursionError):
-        # Well-formed JSON the parser still refuses: an integer of more than 4,300 digits
-        # (ValueError since Python 3.11), or arrays/objects nested deeper than the stack.
-        raise InvalidInput.on("body", "is JSON too large or too deeply nested to read") from None
+        raise InvalidInput.on("body", "is not valid JSON") from None
     if isinstance(document, list):
         return _validate_records(document, _Errors(), now=now, tz_name=tz_name)
     if isinstance(document, dict) and "customer_ids" in document:
@@ -331,6 +330,9 @@ def _check_date(field: str, text: str, errors: _Errors, *, now: int, tz_name: st
         day = date.fromisoformat(text)
     except ValueError:
         errors.add(field, "must be a date YYYY-MM-DD")
+        return
+    if day > LATEST_DAY:
+        errors.add(field, f"must be no later than {LATEST_DAY.isoformat()}")
         return
     if end_of_local_day(day, tz_name) <= now:
         errors.add(field, f"{text} has already ended in {tz_name}")

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -19,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from store_credit.clock import MAX_EXPIRY_DAYS
+from store_credit.clock import EARLIEST_INSTANT, LATEST_DAY, LATEST_INSTANT, MAX_EXPIRY_DAYS
 from store_credit.errors import InvalidInput
 from store_credit.money import exponent, parse_minor
 
@@ -82,12 +84,46 @@ class Money(StrictModel):
         return parse_minor(self.amount, self.currency, field=f"{field}.amount", allow_zero=allow_zero)
 
 
+def _showable_instant(moment: datetime) -> datetime:
+    if not EARLIEST_INSTANT <= moment < LATEST_INSTANT:
+        raise ValueError("must be between 1970-01-01T00:00:00Z and 9998-12-31T23:59:59Z")
+    return moment
+
+
+def _showable_day(day: date) -> date:
+    if day > LATEST_DAY:
+        raise ValueError(f"must be no later than {LATEST_DAY.isoformat()}")
+    return day
+
+
+# Pydantic's lax parsing takes a JSON number, or a string of digits ("20300101"), as seconds
+# since 1970, and a midnight date-time as a date: the contract's dates are ISO 8601 text only.
+_ISO_INSTANT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}.*", re.DOTALL)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_instant_text(value: object) -> object:
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_INSTANT.fullmatch(value)):
+        return value
+    raise ValueError("must be an ISO 8601 date-time with offset, such as 2030-01-01T00:00:00Z")
+
+
+def _iso_day_text(value: object) -> object:
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("must be a date YYYY-MM-DD")
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant_text), AfterValidator(_showable_instant)]
+Day = Annotated[date, BeforeValidator(_iso_day_text), AfterValidator(_showable_day)]
+
+
 class ExpirySpec(StrictModel):
     """Exactly one of ``never: true``, ``days: N`` or ``on: YYYY-MM-DD`` (23:59:59 merchant time)."""
 
     never: Literal[True] | None = None
     days: Annotated[StrictInt, Field(ge=1, le=MAX_EXPIRY_DAYS)] | None = None
-    on: date | None = None
+    on: Day | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ExpirySpec:
@@ -107,7 +143,7 @@ class IssueCreditRequest(StrictModel):
     reason: Reason
     note: Note | None = None
     expires: ExpirySpec | None = None
-    valid_from: AwareDatetime | None = None
+    valid_from: Instant | None = None
     source: Source = "manual"
     restrictions: Restrictions | None = None
     notify: StrictBool | None = None
@@ -529,7 +565,7 @@ class CreateCodesRequest(StrictModel):
     prefix: Affix = ""
     suffix: Affix = ""
     expires: ExpirySpec | None = None
-    valid_from: AwareDatetime | None = None
+    valid_from: Instant | None = None
     allowed_email: Email | None = None
     reason: Reason = "Store-credit code"
     note: Note | None = None
