@@ -103,11 +103,6 @@ def test_an_expiry_date_already_over_is_refused_as_a_default_or_for_a_rule(api: 
     assert api.issue("ann", "5.00").status == 201
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="order_service resolves a rule's expiry strictly: once its date is over, order.paid is 422 "
-    "and the hold is never captured (fix belongs in order_service.issue: skip a reward born expired)",
-)
 def test_an_earning_rule_whose_expiry_date_passes_does_not_block_payments(
     api: Api, gateway: Any, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -127,5 +122,36 @@ def test_an_earning_rule_whose_expiry_date_passes_does_not_block_payments(
     order = {"id": "ord_1", "checkout_id": "chk_1", "customer_id": "ann", "currency": "USD", "total": "70.00"}
     paid = OrderWebhook(gateway, merchant).send("order.paid", order)
 
-    # Then the payment still captures the hold
+    # Then the payment still captures the hold, and the reward, born expired, is not given
     assert paid.status == 200, paid.body
+    assert paid.json()["captured"] == {"amount": "30.00", "currency": "USD"}
+    wallet = api.wallet("ann").json()
+    assert (wallet["available"]["amount"], wallet["held"]["amount"]) == ("20.00", "0.00")
+
+
+def test_credit_an_order_owes_is_issued_after_the_default_expiry_date_passed(
+    api: Api, gateway: Any, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a default expiry of tomorrow and an order paid by card today
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    assert api.put("/v1/settings", {"default_expiry": {"on": tomorrow}}).status == 200
+    hook = OrderWebhook(gateway, merchant)
+    order = {"id": "ord_1", "customer_id": "ann", "currency": "USD", "total": "80.00"}
+    assert hook.send("order.paid", order).status == 200
+
+    # When, three days later, part of it is refunded as store credit
+    real, real_ns = time.time, time.time_ns
+    monkeypatch.setattr(time, "time", lambda: real() + 3 * 86_400)
+    monkeypatch.setattr(time, "time_ns", lambda: real_ns() + 3 * 86_400 * 10**9)
+    refunded = hook.send("order.refunded", {**order, "refund": {"amount": "25.00", "to": "store_credit"}})
+
+    # Then the refund is not refused (the order system would not retry a 422): the buyer gets
+    # the credit, which never expires since the merchant's default date is over
+    assert refunded.status == 200, refunded.body
+    wallet = api.wallet("ann").json()
+    assert wallet["available"]["amount"] == "25.00"
+    assert [lot["expires_at"] for lot in wallet["lots"]] == [None]
+    # While a credit issued through the API without `expires` is still told why it is refused
+    issued = api.issue("ann", "5.00")
+    assert issued.status == 422
+    assert [e["field"] for e in issued.json()["errors"]] == ["expires.on"]

@@ -20,7 +20,7 @@ from store_credit import wallet_store
 from store_credit.codes import code_of
 from store_credit.errors import BadWebhookSignature, CheckoutConflict, IdempotentReplay, InvalidInput, field_errors
 from store_credit.idempotency import ApiResult, guarded_write
-from store_credit.models import OrderEvent, OrderIn, Settings
+from store_credit.models import ExpirySpec, OrderEvent, OrderIn, Settings
 from store_credit.money import money_json, parse_minor
 from store_credit.observability import logger
 from store_credit.orders import (
@@ -38,7 +38,7 @@ from store_credit.orders import (
     take_back,
 )
 from store_credit.wallet import Wallet, issue_credit, release_hold, spend_allocations
-from store_credit.wallet_service import expiry_for, settings_of
+from store_credit.wallet_service import expiry_date_over, expiry_for, settings_of
 from store_credit.webhook_signatures import BadSignature, accepted_secrets, verify
 
 ACTOR = "webhook:orders"
@@ -108,7 +108,16 @@ class _Run:
             self.wallets[holder] = WalletEdits.of(stored or Wallet(self.merchant_id, holder, self.currency))
         return self.wallets[holder]
 
-    def issue(self, customer_id: str, amount: int, *, kind: str, reason: str, source: str, expires: Any) -> str:
+    def issue(
+        self, customer_id: str, amount: int, *, kind: str, reason: str, source: str, expires: ExpirySpec | None
+    ) -> str:
+        """Issue credit the order owes or gives; the new lot's id."""
+        if expiry_date_over(expires, self.settings, self.now_ms // 1000):
+            # The default's (or a rule's) fixed date, ahead when the merchant set it, has passed.
+            # Refusing the event would be a 422 the order system never retries: the hold would
+            # stay uncaptured and a refund owed would be lost. So this credit never expires.
+            logger.warning("expiry date already over", extra={"merchant_id": self.merchant_id, "kind": kind})
+            expires = ExpirySpec(never=True)
         edits = self.wallet(customer_id)
         entry = edits.apply(
             issue_credit(
@@ -315,6 +324,11 @@ def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> t
         if amount <= 0:
             continue
         expires = run.settings.earning_rules[reward.rule].expires
+        if expiry_date_over(expires, run.settings, run.now_ms // 1000):
+            # The rule's fixed expiry date has passed since it was set: the reward would be born
+            # expired, so the order earns it no more (the payment itself goes through).
+            logger.warning("reward not given: its expiry date is over", extra={"rule": reward.rule})
+            continue
         lot_id = run.issue(
             reward.customer_id, amount, kind="reward", reason=reward.reason, source="reward", expires=expires
         )

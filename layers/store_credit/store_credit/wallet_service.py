@@ -15,7 +15,7 @@ from typing import Any
 
 from store_credit import wallet_store
 from store_credit.auth import Caller
-from store_credit.clock import resolve_expiry
+from store_credit.clock import end_of_local_day, resolve_expiry
 from store_credit.errors import InvalidInput, NotFound
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.lots import Restrictions
@@ -82,6 +82,13 @@ def expiry_for(spec: ExpirySpec | None, settings: Settings, issued_at: int) -> i
     if chosen is None:
         return None
     return resolve_expiry(chosen.never, chosen.days, chosen.on, issued_at=issued_at, tz_name=settings.timezone)
+
+
+def expiry_date_over(spec: ExpirySpec | None, settings: Settings, issued_at: int) -> bool:
+    """Whether the expiry credit issued now would take (``spec``, else the merchant's default)
+    is a fixed date already over: valid when it was set, it has passed since."""
+    chosen = spec if spec is not None else settings.default_expiry
+    return bool(chosen and chosen.on and end_of_local_day(chosen.on, settings.timezone) <= issued_at)
 
 
 def issue(
