@@ -449,6 +449,32 @@ def test_a_poison_message_fails_alone_and_is_dead_lettered(api: Api) -> None:
     assert pump.failures == 2 * 5
 
 
+def test_the_consumer_reads_its_job_consistently(api: Api) -> None:
+    from store_credit import wallet_store
+
+    # Given an import just accepted (its job written a moment before its messages were sent)
+    api.issue("cus_1", "1.00")
+    post_csv(api, csv_body("cus_1,,,5.00,USD,good,,"))
+    reads: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        reads.append(params)
+
+    # When the consumer applies the message, recording every GetItem it makes
+    events = wallet_store.dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.GetItem", record, unique_id="record-get-item")
+    try:
+        QueuePump().drain()
+    finally:
+        events.unregister("provide-client-params.dynamodb.GetItem", unique_id="record-get-item")
+
+    # Then the job is read with a consistent read: an eventually consistent one on DynamoDB can
+    # miss a job written a moment before, and the message would be taken for poison
+    job_reads = [r for r in reads if r["Key"]["SK"] == {"S": "JOB"}]
+    assert job_reads and all(r.get("ConsistentRead") for r in job_reads)
+    assert available(api, "cus_1") == "6.00"
+
+
 def test_failed_rows_are_paginated(api: Api) -> None:
     import_id = post_csv(api, csv_body(*[f"ghost{i},,,1.00,USD,r,," for i in range(7)])).json()["import_id"]
     QueuePump().drain()

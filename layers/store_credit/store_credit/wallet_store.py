@@ -1600,9 +1600,15 @@ def commit_import_row(
 
 
 def load_import_job(merchant_id: str, import_id: str) -> ImportJob | None:
-    """The job alone (the consumer's check that a message belongs to a stored import)."""
+    """The job alone (the consumer's check that a message belongs to a stored import).
+
+    Consistent: the job is written just before its messages are sent, and an eventually
+    consistent read could miss it and take a good message for poison."""
     response = _call(
-        dynamodb().get_item, TableName=table_name(), Key={"PK": import_pk(merchant_id, import_id), "SK": {"S": "JOB"}}
+        dynamodb().get_item,
+        TableName=table_name(),
+        Key={"PK": import_pk(merchant_id, import_id), "SK": {"S": "JOB"}},
+        ConsistentRead=True,
     )
     item = response.get("Item")
     return _import_job_from_item(item) if item else None
