@@ -73,6 +73,16 @@ def arithmetic_figures() -> list[str]:
             quote(cart, rules, sources)
             runs.append((time.perf_counter() - started) * 1000)
         rows.append(f"{n_lines:>4} cart lines, {n_lots:>3} lots (half restricted): {statistics.median(runs):7.2f} ms")
+    # The hard case: every restricted lot for a product of its own, so every line is a group.
+    lines = tuple(CartLine(f"l{i}", 1_000 + i, 1, Fraction(8, 100), product_id=f"p{i}") for i in range(250))
+    sources = [CreditSource(f"r{k}", 500, product_ids=frozenset({f"p{k}"})) for k in range(200)]
+    sources += [CreditSource(f"u{k}", 500) for k in range(200)]
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        quote(Cart(lines=lines), CreditRules(exponent=2), sources)
+        runs.append((time.perf_counter() - started) * 1000)
+    rows.append(f" 250 cart lines, 400 lots (200 each for one product): {statistics.median(runs):7.2f} ms")
     return rows
 
 

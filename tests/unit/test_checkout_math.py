@@ -163,6 +163,23 @@ def test_earliest_expiring_lots_are_used_first_under_a_limit() -> None:
     assert dict(result.allocations) == {"soon": 500, "later": 200}
 
 
+def test_lots_with_the_same_restrictions_still_go_in_spend_order() -> None:
+    # Given lots in spend order, restricted (shoes) and open in turn, and a cart of shoes and a hat
+    shoes = frozenset({"shoe"})
+    lots = [credit(1000, "R0", product_ids=shoes), credit(1000, "U1"), credit(1000, "R2", product_ids=shoes)]
+    lots += [credit(1000, "U3"), credit(1000, "R4", product_ids=shoes)]
+    cart = Cart(lines=(item(2500, line_id="shoe", product_id="shoe"), item(1000, line_id="hat", product_id="hat")))
+
+    # When checkout splits the credit
+    result = quote(cart, USD, lots)
+
+    # Then the open lot that comes first pays the hat, and the shoes take the earliest lots
+    # that can pay them: R4, last in spend order, gives nothing
+    assert result.applied == 3500
+    assert dict(result.allocations) == {"R0": 1000, "U1": 1000, "R2": 1000, "U3": 500}
+    assert result.line_credit == {"shoe": 2500, "hat": 1000, "shipping": 0}
+
+
 def test_largest_remainder_parts_add_up() -> None:
     assert largest_remainder(100, [1, 1, 1]) == [34, 33, 33]
     assert largest_remainder(0, [5, 5]) == [0, 0]
