@@ -34,6 +34,9 @@ ISSUE_VIOLATIONS = [
     ("missing reason", {"amount": VALID["amount"]}, "reason"),
     ("empty reason", with_(reason=""), "reason"),
     ("reason over 50", with_(reason="x" * 51), "reason"),
+    ("blank reason", with_(reason="   "), "reason"),
+    ("reason with a NUL", with_(reason="a\u0000b"), "reason"),
+    ("reason with a newline", with_(reason="line\nbreak"), "reason"),
     ("two expiry forms", with_(expires={"days": 3, "never": True}), "expires"),
     ("no expiry form", with_(expires={}), "expires"),
     ("days zero", with_(expires={"days": 0}), "expires.days"),
@@ -70,6 +73,7 @@ DEBIT_VIOLATIONS = [
     ("zero", {"amount": {"amount": "0", "currency": "USD"}, "reason": "r"}, "amount.amount"),
     ("negative", {"amount": {"amount": "-2.00", "currency": "USD"}, "reason": "r"}, "amount.amount"),
     ("no reason", {"amount": {"amount": "2.00", "currency": "USD"}}, "reason"),
+    ("blank reason", {"amount": {"amount": "2.00", "currency": "USD"}, "reason": "\u3000"}, "reason"),
 ]
 
 

@@ -201,6 +201,7 @@ def test_a_malformed_file_is_422_listing_every_bad_row_and_nothing_is_stored_or_
         "cus_8,,,5,JPY,past,2020-01-01,",
         "cus_9,,,abc,USD,not a number,,",
         "cus_10,,,5.00,USD",
+        'cus_11,,,5.00,USD,"two\nlines",,',
     )
 
     # When it is imported
@@ -222,6 +223,7 @@ def test_a_malformed_file_is_422_listing_every_bad_row_and_nothing_is_stored_or_
         "rows[8].expires_on",
         "rows[9].amount",
         "rows[10]",
+        "rows[11].reason",
     ]
     # And nothing was stored or queued: the key is free to use again once the file is fixed
     assert queued() == 0

@@ -34,6 +34,7 @@ _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _DAYS = re.compile(r"[1-9][0-9]{0,5}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,8 @@ def _validate_row(index: int, record: Any, errors: _Errors, *, now: int, tz_name
         errors.add(f"{at}.reason", "is required")
     elif len(reason) > MAX_REASON:
         errors.add(f"{at}.reason", f"at most {MAX_REASON} characters, got {len(reason)}")
+    elif _CONTROL.search(reason):
+        errors.add(f"{at}.reason", "must not contain control characters")
     expires_on = _opt_str(index, record, "expires_on", errors)
     expires_days = _days(index, record.get("expires_days"), errors)
     if expires_on is not None and expires_days is not None:

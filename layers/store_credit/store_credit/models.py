@@ -25,8 +25,16 @@ from store_credit.clock import EARLIEST_INSTANT, LATEST_DAY, LATEST_INSTANT, MAX
 from store_credit.errors import InvalidInput
 from store_credit.money import exponent, parse_minor
 
+# Shown to customers and in exports: something to read, and no control characters.
+REASON_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 Reason = Annotated[
-    StrictStr, Field(min_length=1, max_length=50, description="Shown in the ledger; at most 50 characters.")
+    StrictStr,
+    Field(
+        min_length=1,
+        max_length=50,
+        pattern=REASON_PATTERN,
+        description="Shown in the ledger; at most 50 characters, not blank, no control characters.",
+    ),
 ]
 Note = Annotated[
     StrictStr, Field(max_length=500, description="Internal note; personal data may go here and is erased on request.")
