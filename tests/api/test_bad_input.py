@@ -97,6 +97,8 @@ def test_debit_refuses_bad_input_and_writes_nothing(api: Api, case: str, body: A
         ("/v1/customers/cus_1/transactions?limit=101", "limit"),
         ("/v1/customers/cus_1/transactions?limit=ten", "limit"),
         ("/v1/customers/bad%23id/wallet?currency=USD", "customer_id"),
+        ("/v1/reports/liability?currency=USD&from=20260101", "from"),
+        ("/v1/reports/liability?currency=USD&to=2026-W01", "to"),
     ],
 )
 def test_reads_refuse_bad_parameters(api: Api, url: str, field: str) -> None:
@@ -139,6 +141,9 @@ SETTINGS_VIOLATIONS = [
     ({"earning_rules": [{"type": "lottery"}]}, "earning_rules.0"),
     ({"earning_rules": [{"type": "referral", "fixed": "5.00", "percent": "10"}]}, "earning_rules.0"),
     ({"webhook_secret": "short"}, "webhook_secret"),
+    ({"timezone": "right/UTC"}, "timezone"),
+    ({"timezone": "posixrules"}, "timezone"),
+    ({"timezone": "Factory"}, "timezone"),
     ({"merchant_id": "x"}, "merchant_id"),
 ]
 

@@ -330,6 +330,9 @@ class Settings(StrictModel):
         return tiers
 
 
+_NOT_PLACES = {"posixrules", "localtime", "Factory"}
+
+
 class SettingsUpdate(StrictModel):
     """``PUT /v1/settings``: the fields given replace their value; the fields left out keep theirs.
     ``webhook_secret`` is write-only."""
@@ -343,6 +346,18 @@ class SettingsUpdate(StrictModel):
     redemption_limits: Annotated[list[RedemptionTier], Field(max_length=5)] | None = None
     hold_ttl_minutes: Annotated[StrictInt, Field(ge=1, le=10_080)] | None = None
     earning_rules: Annotated[list[EarningRule], Field(max_length=20)] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_place(cls, name: str | None) -> str | None:
+        # Files of the tz database that name no place: right/* count leap seconds (instants 27 s
+        # off any clock), posix/* and posixrules duplicate others, localtime is the host's
+        # zone, Factory has no offset meant for use. Checked only when set, so a stored value
+        # is never refused on read.
+        if name is not None and (name.split("/", 1)[0] in {"right", "posix"} or name in _NOT_PLACES):
+            raise ValueError(f"{name!r} is not an IANA timezone such as Europe/Paris")
+        return name
+
     webhook_secret: Annotated[StrictStr, Field(min_length=16, max_length=256)] | None = None
 
 

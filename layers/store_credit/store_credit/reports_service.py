@@ -3,6 +3,7 @@ stream keeps current (no Scan, whatever the size of the table)."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,11 +13,16 @@ from store_credit.auth import Caller
 from store_credit.errors import InvalidInput
 from store_credit.money import exponent, money_json
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
 
 def _day(value: str | None, field: str, default: date) -> date:
     if value is None:
         return default
     try:
+        # fromisoformat also reads "20260101" and "2026-W01" (Python 3.11+): the API says YYYY-MM-DD.
+        if not _DAY.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput.on(field, "must be a date such as 2026-11-30") from None
