@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from store_credit.errors import InsufficientCredit
 from store_credit.lots import Lot, spend_lots
-from store_credit.wallet import Wallet, debit, issue_credit
+from store_credit.wallet import Hold, Wallet, debit, issue_credit, settle_due
 
 NOW = 1_800_000_000
 DAY = 86_400
@@ -84,6 +84,19 @@ def test_due_at_is_the_earliest_notice_or_expiry() -> None:
     assert wallet.due_at() is None  # never-expiring credit keeps the wallet off the due index
     wallet = issue_credit(wallet, amount=100, reason="a", actor="t", now_ms=NOW * 1000, expires_at=NOW + 30 * DAY).after
     assert wallet.due_at() == NOW + 23 * DAY  # the 7-day "expiring" notice comes first
+
+
+def test_credit_past_its_expiry_that_a_hold_reserves_is_due_when_the_hold_lapses() -> None:
+    # Given a lot past its expiry, never announced, all of it reserved by a hold for 3 more days
+    held = lot("lot_1", 500, NOW - DAY, held=500)
+    hold = Hold("chk_1", 500, (("lot_1", 500),), NOW + 3 * DAY, "f", NOW * 1000)
+    wallet = Wallet("m", "c", "USD", lots={"lot_1": held}, holds={"chk_1": hold})
+
+    # When the expiry job settles it now, Then it has nothing to do
+    assert not settle_due(wallet, now=NOW).changed
+    # And the wallet is due again when the hold lapses, not at once (which would have the job
+    # read it every 5 minutes, for nothing, until then)
+    assert wallet.due_at() == NOW + 3 * DAY
 
 
 operations = st.lists(

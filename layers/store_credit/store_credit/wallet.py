@@ -97,8 +97,12 @@ class Wallet:
         for lot in self.lots.values():
             if lot.expires_at is None or lot.remaining == 0:
                 continue
-            if lot.remaining > lot.held:  # credit a live hold reserves lapses when the hold goes
-                moments.append(lot.expires_at)
+            if lot.remaining == lot.held:
+                # All of it waits for holds: due with them (below), not before. A lot past its
+                # expiry that was never announced would otherwise stay due, and be read every
+                # run for nothing, until its hold lapsed (up to hold_ttl_minutes: a week).
+                continue
+            moments.append(lot.expires_at)  # credit a live hold reserves lapses when the hold goes
             if not lot.expiring_notified:
                 moments.append(lot.expires_at - EXPIRING_NOTICE_SECONDS)
         moments += [hold.expires_at for hold in self.holds.values()]
