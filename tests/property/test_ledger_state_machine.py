@@ -390,7 +390,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 order.spent = order.captured_at_apply
         elif kind in ("original", "store_credit") and not order.cancelled:
             refunded = order.refunded_original + order.refunded_store_credit
-            if refunded + cents > order.total + order.spent:
+            # Before the payment, the order is worth the card's total and the credit its checkout
+            # still reserves for it (a hold, or what apply captured): a full refund may come first.
+            reserved = self.model.holds.get(order.checkout, ("", order.captured_at_apply))[1]
+            if refunded + cents > order.total + (order.spent if order.paid else reserved):
                 return 422
             if kind == "original":
                 order.refunded_original += cents
