@@ -89,3 +89,23 @@ def test_privacy_routes_see_only_the_merchants_own_customers(api: Api, gateway: 
     assert rival.get("/v1/customers/ann/export").status == 404
     assert rival.write("DELETE", "/v1/customers/ann/personal-data", None, key=None).status == 404
     assert api.get("/v1/customers/ann/export").json()["profile"]["email"] == "ann@example.com"
+
+
+def test_an_erasure_cut_short_and_retried_still_scrubs_the_replayed_answer(api: Api) -> None:
+    from tests.harness.faults import client_error, on_call
+
+    # Given a credit issued with a note under a key whose answer is kept for replays
+    body = {"amount": {"amount": "20.00", "currency": "USD"}, "reason": "goodwill", "note": "called about 1001"}
+    assert api.post("/v1/customers/ann/credits", body, key="credit-1").status == 201
+
+    # When the erasure dies just after removing the ledger note, before scrubbing the kept
+    # answer (the update's response is lost to throttling), and the merchant retries it
+    with on_call("UpdateItem", after=[client_error("ThrottlingException")]):
+        cut_short = api.write("DELETE", "/v1/customers/ann/personal-data", None, key=None)
+    assert cut_short.status == 503
+    assert api.write("DELETE", "/v1/customers/ann/personal-data", None, key=None).status == 200
+
+    # Then the note is gone everywhere: a replay of the first request no longer quotes it
+    replayed = api.post("/v1/customers/ann/credits", body, key="credit-1")
+    assert replayed.status == 201 and replayed.json()["transaction"]["note"] is None
+    assert "called about 1001" not in repr(all_items())

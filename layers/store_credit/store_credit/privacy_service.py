@@ -84,8 +84,10 @@ def erase_personal_data(caller: Caller, customer_id: str) -> dict[str, Any]:
     now = int(time.time())
     erased = 0
     for item in items:
+        # The kept answer first: the entry's note is what tells a retry of an erasure cut
+        # short that the answer still quotes it, so it goes from the entry last.
+        if "note" in item and "idempotency_key" in item:
+            wallet_store.scrub_idempotency_answer(caller.merchant_id, item["idempotency_key"]["S"])
         if wallet_store.erase_personal_attributes(item, now):
             erased += 1
-            if "note" in item and "idempotency_key" in item:
-                wallet_store.scrub_idempotency_answer(caller.merchant_id, item["idempotency_key"]["S"])
     return {"customer_id": customer_id, "items_erased": erased, "amounts_kept": True}
