@@ -109,3 +109,39 @@ def test_an_erasure_cut_short_and_retried_still_scrubs_the_replayed_answer(api: 
     replayed = api.post("/v1/customers/ann/credits", body, key="credit-1")
     assert replayed.status == 201 and replayed.json()["transaction"]["note"] is None
     assert "called about 1001" not in repr(all_items())
+
+
+def test_an_erasure_racing_the_ttl_of_a_kept_answer_leaves_the_key_usable(api: Api, merchant: Merchant) -> None:
+    import boto3
+
+    from store_credit import wallet_store
+
+    # Given a noted credit whose kept answer DynamoDB's TTL deletes just as the erasure has
+    # read it (the record is 7 days old: the sweep may run at any moment)
+    body = {"amount": {"amount": "20.00", "currency": "USD"}, "reason": "goodwill", "note": "called about 1001"}
+    assert api.post("/v1/customers/ann/credits", body, key="credit-1").status == 201
+    events = wallet_store.dynamodb().meta.events
+    record_key = {"PK": {"S": f"M#{merchant.merchant_id}#IDEM#credit-1"}, "SK": {"S": "IDEM"}}
+
+    reading_the_record = [False]
+
+    def notice(params: dict[str, Any], **_: object) -> None:
+        reading_the_record[0] = params.get("Key") == record_key
+
+    def ttl_sweeps(**_: object) -> None:
+        if reading_the_record[0]:
+            boto3.client("dynamodb", region_name="us-east-1").delete_item(TableName="store-credit-test", Key=record_key)
+
+    events.register("provide-client-params.dynamodb.GetItem", notice, unique_id="ttl-notice")
+    events.register("after-call.dynamodb.GetItem", ttl_sweeps, unique_id="ttl-sweep")
+    try:
+        # When the customer's personal data is erased
+        erased = api.write("DELETE", "/v1/customers/ann/personal-data", None, key=None)
+    finally:
+        events.unregister("provide-client-params.dynamodb.GetItem", unique_id="ttl-notice")
+        events.unregister("after-call.dynamodb.GetItem", unique_id="ttl-sweep")
+    assert erased.status == 200
+
+    # Then no stub of the record is left behind: the key, now free, works for a new request
+    assert "credit-1" not in repr([item["PK"] for item in all_items()])
+    assert api.post("/v1/customers/ann/credits", body, key="credit-1").status == 201

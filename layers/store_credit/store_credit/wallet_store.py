@@ -1259,13 +1259,23 @@ def scrub_idempotency_answer(merchant_id: str, key: str) -> None:
     if not isinstance(transaction, dict) or transaction.get("note") is None:
         return
     transaction["note"] = None
-    _call(
-        dynamodb().update_item,
-        TableName=table_name(),
-        Key=idempotency_key_item(merchant_id, key),
-        UpdateExpression="SET body = :body",
-        ExpressionAttributeValues={":body": {"S": json.dumps(body, separators=(",", ":"))}},
-    )
+    from botocore.exceptions import ClientError
+
+    try:
+        _call(
+            dynamodb().update_item,
+            TableName=table_name(),
+            Key=idempotency_key_item(merchant_id, key),
+            UpdateExpression="SET body = :body",
+            # Only a record still there: should its TTL delete it meanwhile, an unconditional
+            # update would leave a stub with no request hash (and no TTL), and every later
+            # request with that key would fail on it.
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={":body": {"S": json.dumps(body, separators=(",", ":"))}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
 
 
 # --- liability aggregates (kept from the ledger stream) ----------------------------------------
