@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.harness.api_client import Api, Merchant
 from tests.harness.audit import audit_wallet
 
@@ -137,3 +139,20 @@ def test_profile_email_and_phone_are_kept_for_lookup(api: Api, merchant: Merchan
     profile = next(i for i in all_items() if i["SK"]["S"] == "PROFILE")
     assert profile["email_key"]["S"] == f"M#{merchant.merchant_id}#E#Ann@example.com"
     assert profile["phone_key"]["S"] == f"M#{merchant.merchant_id}#P#+886912345678"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no bound on a wallet item's size: restrictions of 200 x 128 characters per lot make the 16th "
+    "lot exceed DynamoDB's 400 KB item limit (ValidationException), answered as a 500",
+)
+def test_credit_a_wallet_has_no_room_left_for_is_refused_not_a_500(api: Api) -> None:
+    # Given a customer holding lots whose restrictions are as long as the API allows
+    restrictions = {
+        "product_ids": [f"p{i:03d}" + "x" * 124 for i in range(100)],
+        "categories": [f"c{i:03d}" + "y" * 124 for i in range(100)],
+    }
+    statuses = [api.issue("ann", "1.00", restrictions=restrictions).status for _ in range(16)]
+
+    # Then a credit the wallet item cannot hold any more is refused as a problem, never a 500
+    assert 500 not in statuses
