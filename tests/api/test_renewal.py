@@ -242,3 +242,21 @@ def one_shard(merchant_id: str, kind: str) -> list[str]:
     names = (f"c{i}" for i in range(1_000))
     shard = due_shard(customer_pk(merchant_id, "c0"), kind)
     return [name for name in names if due_shard(customer_pk(merchant_id, name), kind) == shard][:5]
+
+
+def test_a_merchant_moving_west_gets_the_renewal_on_its_new_first_of_the_month_once(api: Api) -> None:
+    # Given a monthly plan timed while the merchant was on UTC (due at 00:00 UTC on the 1st)
+    assert plan(api, "5.00", "grant").status == 200
+    # And the merchant then moves to Los Angeles, where the 1st begins 8 hours later
+    assert api.put("/v1/settings", {"timezone": "America/Los_Angeles"}).status == 200
+    first = first_of_next_month("UTC")
+
+    # When the job runs at 00:30 UTC on the 1st (still the last day of the month in Los Angeles)
+    run_renewal(first + timedelta(minutes=30))
+    # Then nothing is renewed yet: the month it would renew is the one the plan began in
+    assert balance(api) in ("none", "0.00")
+
+    # And when it runs after midnight in Los Angeles, and again later, the month renews once
+    run_renewal(first_of_next_month("America/Los_Angeles") + timedelta(minutes=30))
+    run_renewal(first_of_next_month("America/Los_Angeles") + timedelta(days=1))
+    assert balance(api) == "5.00"
