@@ -141,3 +141,48 @@ def test_the_job_stops_in_time_and_leaves_the_rest_due(api: Api) -> None:
     later = int((datetime.now(ZoneInfo("UTC")) + timedelta(days=3)).timestamp())
     assert run_directly(later, lambda: 1_000)["complete"] is False
     assert run_directly(later)["lots_expired"] == 1
+
+
+def test_the_job_checks_its_time_between_wallets_not_only_between_pages(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+    from store_credit.expiry_service import run_expiry as run_directly
+
+    # Given five wallets due on one page (one shard of the index), and a run with 19 s left
+    # where each wallet takes 2 s
+    customers = one_shard(merchant.merchant_id, "DUE")
+    for customer in customers:
+        api.issue(customer, "1.00", expires={"days": 1})
+    clock = {"left": 19_000}
+    load = wallet_store.load_wallet_by_key
+
+    def slow_load(key: dict[str, Any]) -> Any:
+        clock["left"] -= 2_000
+        return load(key)
+
+    monkeypatch.setattr(wallet_store, "load_wallet_by_key", slow_load)
+    later = int((datetime.now(ZoneInfo("UTC")) + timedelta(days=3)).timestamp())
+
+    # When the job runs
+    first = run_directly(later, lambda: clock["left"])
+
+    # Then it stops with 15 s left (not 9 s: Lambda would kill a run that ate its margin) ...
+    assert first["complete"] is False
+    assert clock["left"] >= 13_000  # at most the wallet in hand after the line is crossed
+    # ... and the next run expires what it left, each lot once
+    clock["left"] = 900_000
+    second = run_directly(later, lambda: clock["left"])
+    assert first["lots_expired"] + second["lots_expired"] == 5
+    for customer in customers:
+        assert api.wallet(customer).json()["balance"]["amount"] == "0.00"
+        audit_wallet(merchant.merchant_id, customer, "USD").assert_consistent()
+
+
+def one_shard(merchant_id: str, kind: str) -> list[str]:
+    """Five customers whose items share one shard of the due index (so one page of the job)."""
+    from store_credit.wallet_store import customer_pk, due_shard
+
+    names = (f"c{i}" for i in range(1_000))
+    shard = due_shard(customer_pk(merchant_id, "c0"), kind)
+    return [name for name in names if due_shard(customer_pk(merchant_id, name), kind) == shard][:5]

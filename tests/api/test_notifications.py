@@ -75,3 +75,69 @@ def test_the_notifier_sends_through_ses_what_the_merchant_wants(api: Api, mercha
     if setting:
         assert emails[0].destinations == {"ToAddresses": ["ann@example.com"]}
         assert "25.00 USD" in emails[0].subject
+
+
+def test_an_event_delivered_twice_emails_the_customer_once(api: Api, merchant: Merchant) -> None:
+    # Given emails on and 25.00 issued to ann, its credit.issued event
+    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
+    api.put("/v1/settings", {"notifications": {"email": True}})
+    issued = api.issue("ann", "25.00", email="ann@example.com").json()["transaction"]
+    event = {
+        "detail-type": "credit.issued",
+        "source": "store-credit",
+        "detail": {**detail(), "merchant_id": merchant.merchant_id, "entry_id": issued["id"]},
+    }
+
+    # When the bus delivers it twice (a redelivered stream record is published again; delivery
+    # is at least once)
+    first = invoke(template.function_dir("NotifierFunction"), event)
+    second = invoke(template.function_dir("NotifierFunction"), event)
+
+    # Then ann gets one email, not two
+    assert first == {"sent": True}
+    assert second == {"sent": False}
+    assert len(sent_emails()) == 1
+
+
+def test_an_expiring_notice_published_again_emails_once(api: Api, merchant: Merchant) -> None:
+    # Given emails on and a credit.expiring notice for ann's lot
+    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
+    api.put("/v1/settings", {"notifications": {"email": True}})
+    api.issue("ann", "25.00", email="ann@example.com", expires={"days": 3})
+    notice = {
+        "merchant_id": merchant.merchant_id,
+        "customer_id": "ann",
+        "code": None,
+        "lot_id": "lot_1",
+        "amount": {"amount": "25.00", "currency": "USD"},
+        "expires_at": "2030-01-01T23:59:59+00:00",
+        "notice_id": f"{merchant.merchant_id}/ann/USD/lot_1",
+    }
+    event = {"detail-type": "credit.expiring", "source": "store-credit", "detail": notice}
+
+    # When the expiry job publishes it again (its write met a conflict and it retried the wallet)
+    for _ in range(2):
+        invoke(template.function_dir("NotifierFunction"), event)
+
+    # Then the customer is told once
+    assert len(sent_emails()) == 1
+
+
+def test_an_email_ses_refused_is_sent_when_the_event_is_retried(api: Api, merchant: Merchant) -> None:
+    # Given emails on and a credit.issued event for ann, and SES failing once
+    api.put("/v1/settings", {"notifications": {"email": True}})
+    issued = api.issue("ann", "25.00", email="ann@example.com").json()["transaction"]
+    event = {
+        "detail-type": "credit.issued",
+        "source": "store-credit",
+        "detail": {**detail(), "merchant_id": merchant.merchant_id, "entry_id": issued["id"]},
+    }
+    with pytest.raises(Exception):  # noqa: B017 - the sender identity is not verified yet
+        invoke(template.function_dir("NotifierFunction"), event)
+
+    # When the bus retries it once SES accepts mail
+    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
+    assert invoke(template.function_dir("NotifierFunction"), event) == {"sent": True}
+
+    # Then the email is sent: de-duplication never swallows a notice that was not sent
+    assert len(sent_emails()) == 1

@@ -197,3 +197,66 @@ def test_renewed_credit_without_its_own_expiry_takes_the_merchants_default(api: 
     # Then the renewed lot expires 30 days on, like any credit issued without an expiry
     lot = api.wallet("ann").json()["lots"][0]
     assert lot["expires_at"] == (start + timedelta(days=30)).replace(hour=23, minute=59, second=59).isoformat()
+
+
+def test_the_job_checks_its_time_between_plans_not_only_between_pages(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+    from store_credit.renewal_service import run_renewal as run_directly
+
+    # Given five plans due on one page (one shard of the index), and a run with 19 s left where
+    # each plan takes 2 s
+    customers = one_shard(merchant.merchant_id, "RENEW")
+    for customer in customers:
+        body = {"amount": {"amount": "5.00", "currency": "USD"}, "period": "monthly", "mode": "grant"}
+        response = api.put(f"/v1/customers/{customer}/renewal", body)
+        assert response.status == 200, response.json()
+    clock = {"left": 19_000}
+    load = wallet_store.load_renewal_state
+
+    def slow_load(*args: Any, **kwargs: Any) -> Any:
+        clock["left"] -= 2_000
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(wallet_store, "load_renewal_state", slow_load)
+    at = int(first_of_next_month("UTC").timestamp()) + 60
+
+    # When the job runs
+    first = run_directly(at, lambda: clock["left"])
+
+    # Then it stops with 15 s left, and the next run renews the rest, each plan once
+    assert first["complete"] is False
+    assert clock["left"] >= 13_000
+    clock["left"] = 900_000
+    second = run_directly(at, lambda: clock["left"])
+    assert first["renewed"] + second["renewed"] == 5
+    for customer in customers:
+        assert api.wallet(customer).json()["balance"]["amount"] == "5.00"
+
+
+def one_shard(merchant_id: str, kind: str) -> list[str]:
+    """Five customers whose items share one shard of the due index (so one page of the job)."""
+    from store_credit.wallet_store import customer_pk, due_shard
+
+    names = (f"c{i}" for i in range(1_000))
+    shard = due_shard(customer_pk(merchant_id, "c0"), kind)
+    return [name for name in names if due_shard(customer_pk(merchant_id, name), kind) == shard][:5]
+
+
+def test_a_merchant_moving_west_gets_the_renewal_on_its_new_first_of_the_month_once(api: Api) -> None:
+    # Given a monthly plan timed while the merchant was on UTC (due at 00:00 UTC on the 1st)
+    assert plan(api, "5.00", "grant").status == 200
+    # And the merchant then moves to Los Angeles, where the 1st begins 8 hours later
+    assert api.put("/v1/settings", {"timezone": "America/Los_Angeles"}).status == 200
+    first = first_of_next_month("UTC")
+
+    # When the job runs at 00:30 UTC on the 1st (still the last day of the month in Los Angeles)
+    run_renewal(first + timedelta(minutes=30))
+    # Then nothing is renewed yet: the month it would renew is the one the plan began in
+    assert balance(api) in ("none", "0.00")
+
+    # And when it runs after midnight in Los Angeles, and again later, the month renews once
+    run_renewal(first_of_next_month("America/Los_Angeles") + timedelta(minutes=30))
+    run_renewal(first_of_next_month("America/Los_Angeles") + timedelta(days=1))
+    assert balance(api) == "5.00"

@@ -187,7 +187,8 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
             customer_id=holder,
             currency=currency,
             state=state,
-            amount=result.applied,
+            # A hold this apply let go is announced (credit.released) with what it gave back.
+            amount=existing.amount if state == "released" and existing is not None else result.applied,
             fingerprint=fingerprint,
             response=json.dumps(body, separators=(",", ":")),
             expires_at=hold_expires_at,

@@ -3,6 +3,7 @@ announced (SHOPLINE's rule). ``compose`` decides and writes; ``mailer`` hands it
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,16 @@ def notify(detail_type: str, detail: dict[str, Any]) -> Email | None:
 
     record, email = wallet_store.load_settings_and_email(detail["merchant_id"], detail.get("customer_id"))
     message = compose(detail_type, detail, settings_of(record), email)
-    if message is not None:
+    if message is None:
+        return None
+    # Events arrive at least once (a redelivered stream record is published again, the expiry
+    # job announces a notice again when its write must be retried): one email per entry/notice.
+    notice_id = f"{detail_type}/{detail.get('notice_id') or detail['entry_id']}"
+    if not wallet_store.claim_notice(detail["merchant_id"], notice_id, int(time.time())):
+        return None
+    try:
         mailer.send(message.to, message.subject, message.body)
+    except Exception:
+        wallet_store.unclaim_notice(detail["merchant_id"], notice_id)
+        raise
     return message

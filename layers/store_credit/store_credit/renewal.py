@@ -40,6 +40,17 @@ def next_period_start(now: int, tz: str, period: str) -> int:
     return int(start.timestamp())
 
 
+def owed_period_start(due_at: int, tz: str, period: str) -> int:
+    """The start, in ``tz``, of the period a plan due at ``due_at`` is owed: ``due_at`` itself,
+    unless the merchant changed timezone since the plan was timed. Periods are weeks apart and
+    offsets hours, so the owed period is the one whose local start is nearest."""
+    local = datetime.fromtimestamp(due_at, zone(tz))
+    month = 1 if period == "annually" else local.month
+    this = int(datetime(local.year, month, 1, tzinfo=zone(tz)).timestamp())
+    following = next_period_start(due_at, tz, period)
+    return this if due_at - this <= following - due_at else following
+
+
 def renewal_amount(plan: RenewalPlan, wallet: Wallet, now: int) -> int:
     """``grant`` adds the amount; ``top_up`` brings usable credit (available + held) up to it,
     never down."""

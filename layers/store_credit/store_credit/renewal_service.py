@@ -16,7 +16,7 @@ from store_credit.errors import InvalidInput, NotFound, WriteConflict
 from store_credit.idempotency import ApiResult, backoff, guarded_write
 from store_credit.models import ExpirySpec, RenewalPlanRequest, Settings
 from store_credit.money import money_json
-from store_credit.renewal import RenewalPlan, next_period_start, period_key, renewal_amount
+from store_credit.renewal import RenewalPlan, next_period_start, owed_period_start, period_key, renewal_amount
 from store_credit.wallet import DUE_SHARDS, Wallet, issue_credit
 from store_credit.wallet_service import expiry_for, settings_of
 
@@ -135,6 +135,16 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
         settings = run.settings.setdefault(merchant_id, settings_of(settings_record))
         if plan.due_at > run.now:
             return  # the index was behind: renewed already
+        owed = owed_period_start(plan.due_at, settings.timezone, plan.period)
+        if owed > run.now:
+            # The merchant moved west since the plan was timed: the period it is owed has not
+            # begun in their timezone yet (renewing now would renew the month it began in).
+            try:
+                wallet_store.commit_renewal(plan, replace(plan, due_at=owed, version=plan.version + 1), None)
+            except WriteConflict:
+                backoff(attempt)
+                continue
+            return
         period = period_key(run.now, settings.timezone, plan.period)
         after = replace(
             plan,
@@ -190,6 +200,11 @@ def run_renewal(now: int, ms_left: Callable[[], int] = lambda: 900_000) -> dict[
             keys, start, read = wallet_store.due_keys(shard, now, start=start, limit=PAGE, kind="RENEW")
             run.index_items_read += read
             for key in keys:
+                # A page can take longer than the margin (a hundred wallets, conflicts, throttling):
+                # check between items too. What is left stays due for the next run.
+                if ms_left() < STOP_WITH_MS_LEFT:
+                    run.complete = False
+                    return run.summary()
                 renew(key, run)
             if start is None:
                 break

@@ -1388,6 +1388,40 @@ def load_settings_and_email(
     return _settings_from_item(found.get("SETTINGS")), profile.get("email", {}).get("S")
 
 
+# --- notifications sent (the notifier's once-only markers) -------------------------------------
+
+# Longer than anything redelivers an event: the bus retries for an hour, the stream keeps a
+# record 24 h, and the expiry job repeats a notice only within its run.
+NOTICE_MARKER_TTL_SECONDS = 7 * 86_400
+
+
+def _notice_key(merchant_id: str, notice_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"M#{merchant_id}#SENT#{notice_id}"}, "SK": {"S": "SENT"}}
+
+
+def claim_notice(merchant_id: str, notice_id: str, now: int) -> bool:
+    """Record that the customer is being told ``notice_id``; False if they were told before."""
+    from botocore.exceptions import ClientError
+
+    try:
+        _call(
+            dynamodb().put_item,
+            TableName=table_name(),
+            Item={**_notice_key(merchant_id, notice_id), "expires_ttl": _n(now + NOTICE_MARKER_TTL_SECONDS)},
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def unclaim_notice(merchant_id: str, notice_id: str) -> None:
+    """The email was not sent after all: let the retried event send it."""
+    _call(dynamodb().delete_item, TableName=table_name(), Key=_notice_key(merchant_id, notice_id))
+
+
 # --- bulk imports ------------------------------------------------------------------------------
 #
 # ``M#{merchant}#IMP#{import}``           ``JOB``          the job: rows_total, state, request hash
