@@ -477,6 +477,24 @@ def test_a_referral_pays_once_even_when_the_first_order_is_cancelled(api: Api, h
     assert balances(api, "rita") == ("0.00", "0.00", "0.00")
 
 
+def test_a_referral_pays_once_per_referee_whatever_the_currency(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a referral of 5.00 that Ann's first order (in USD) paid to Rita
+    set_rules(api, {"type": "referral", "fixed": "5.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00", referrer_customer_id="rita"))
+    assert balances(api, "rita") == ("5.00", "5.00", "0.00")
+    # When Ann's first order in EUR names Rita (or anyone) as referrer again
+    for n, referrer in ((2, "rita"), (3, "rex")):
+        body = order(id=f"ord_{n}", checkout_id=None, currency="EUR", total="100.00", referrer_customer_id=referrer)
+        paid = send_thrice(hook, "order.paid", body, f"evt_eur_{n}")
+        # Then no second referral is paid: Ann was referred once, not once per currency
+        assert paid.json()["issued"] == []
+    assert api.wallet("rita", "EUR").json()["balance"]["amount"] == "0.00"
+    assert api.wallet("rex", "EUR").status == 404
+    consistent(merchant, "rita")
+
+
 def test_cancelling_takes_back_unspent_rewards(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
     set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
     hook.send("order.paid", order(checkout_id=None, total="100.00"))
