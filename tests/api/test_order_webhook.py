@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -410,6 +411,27 @@ def test_failed_keeps_the_hold_and_a_retried_payment_captures_it(api: Api, hook:
     assert balances(api) == ("20.00", "20.00", "0.00")
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="credit an order.updated returned is not counted against later refunds as store credit: "
+    "the order's value comes back twice in part (see the review report)",
+)
+def test_credit_returned_by_a_lower_total_is_not_refunded_again_as_store_credit(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given an order worth 100.00: 70.00 charged to the card, 30.00 of store credit
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    hook.send("order.paid", order())
+    # And a lower total that gave 10.00 of the credit back
+    assert money(hook.send("order.updated", order(total="20.00")), "returned") == "10.00"
+    # When the order is refunded in full as store credit (or the refund refused)
+    hook.send("order.refunded", order(refund={"amount": "100.00", "to": "store_credit"}))
+    # Then Ann holds at most what the order was worth, not 110.00
+    assert Decimal(balances(api)[0]) <= Decimal("100.00")
+    consistent(merchant)
+
+
 # --- earning rules -----------------------------------------------------------------------------
 
 
@@ -477,12 +499,52 @@ def test_a_referral_pays_once_even_when_the_first_order_is_cancelled(api: Api, h
     assert balances(api, "rita") == ("0.00", "0.00", "0.00")
 
 
+def test_a_referral_pays_once_per_referee_whatever_the_currency(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a referral of 5.00 that Ann's first order (in USD) paid to Rita
+    set_rules(api, {"type": "referral", "fixed": "5.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00", referrer_customer_id="rita"))
+    assert balances(api, "rita") == ("5.00", "5.00", "0.00")
+    # When Ann's first order in EUR names Rita (or anyone) as referrer again
+    for n, referrer in ((2, "rita"), (3, "rex")):
+        body = order(id=f"ord_{n}", checkout_id=None, currency="EUR", total="100.00", referrer_customer_id=referrer)
+        paid = send_thrice(hook, "order.paid", body, f"evt_eur_{n}")
+        # Then no second referral is paid: Ann was referred once, not once per currency
+        assert paid.json()["issued"] == []
+    assert api.wallet("rita", "EUR").json()["balance"]["amount"] == "0.00"
+    assert api.wallet("rex", "EUR").status == 404
+    consistent(merchant, "rita")
+
+
 def test_cancelling_takes_back_unspent_rewards(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
     set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
     hook.send("order.paid", order(checkout_id=None, total="100.00"))
     api.debit("ann", "4.00")
     cancelled = send_thrice(hook, "order.cancelled", order(checkout_id=None, total="100.00"), "evt_cancel")
     assert money(cancelled, "taken_back") == "6.00"
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a take-back reaches only credit unspent at that event: a reward spent on another order "
+    "that is cancelled later comes back and is never taken (see the review report)",
+)
+def test_a_reward_spent_on_an_order_cancelled_later_does_not_outlive_its_own_order(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a card order of 100.00 that earned 10.00, spent at once on a second order
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00"))
+    apply(api, "10.00", checkout_id="chk_2")
+    hook.send("order.paid", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    # When the first order is cancelled (its reward is spent: nothing to take) and then the second
+    hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
+    hook.send("order.cancelled", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    # Then both orders are undone and the reward of the cancelled order is gone, not back in the
+    # wallet (otherwise every pay-spend-cancel cycle mints a reward for nothing bought)
     assert balances(api) == ("0.00", "0.00", "0.00")
     consistent(merchant)
 

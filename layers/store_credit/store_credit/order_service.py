@@ -26,6 +26,7 @@ from store_credit.observability import logger
 from store_credit.orders import (
     MAX_CREDIT_UNITS,
     MAX_EVENTS_PER_ORDER,
+    REFERRAL_PAID,
     CustomerStats,
     IssuedCredit,
     OrderRecord,
@@ -215,6 +216,8 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
             record = replace(record, counted_spent=spent, counted_order=counts)
         reason = "Order cancelled" if event.type == "order.cancelled" else "Order refunded"
         record = _take_back_issued(run, record, reason)
+    # This event paid the buyer's referral (the mark of one paid in any currency is in ``stats``).
+    referral_paid = stats_after is not None and REFERRAL_PAID in stats_after.fired and REFERRAL_PAID not in stats.fired
     stats_write = (stats.version, replace(stats_after, version=stats.version + 1)) if stats_after else None
     body = run.body()
     after = replace(record, version=record.version + 1, events=(*record.events, event.id))
@@ -224,6 +227,7 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
         order=after,
         stats=stats_write,
         hold=hold_write,
+        referral_paid=referral_paid,
         idempotency=wallet_store.IdempotentWrite(
             merchant_id=merchant_id,
             key=event.id,

@@ -26,7 +26,7 @@ import os
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from store_credit.errors import (
@@ -38,7 +38,15 @@ from store_credit.errors import (
     WriteConflict,
 )
 from store_credit.lots import Lot, Restrictions
-from store_credit.orders import CustomerStats, IssuedCredit, LotSnapshot, OrderRecord, SpentLot, WalletEdits
+from store_credit.orders import (
+    REFERRAL_PAID,
+    CustomerStats,
+    IssuedCredit,
+    LotSnapshot,
+    OrderRecord,
+    SpentLot,
+    WalletEdits,
+)
 from store_credit.renewal import RenewalPlan
 from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, Wallet, WalletChange, email_lock
 
@@ -872,6 +880,12 @@ def stats_key(merchant_id: str, customer_id: str, currency: str) -> dict[str, An
     return {"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": f"STATS#{currency}"}}
 
 
+def referral_key(merchant_id: str, customer_id: str) -> dict[str, Any]:
+    """The mark that a customer's referral has paid. Statistics are per currency, a referee is
+    referred once: without a mark of its own, a first order in each currency paid again."""
+    return {"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": "REFERRAL"}}
+
+
 def _snapshot_json(lot: LotSnapshot) -> dict[str, Any]:
     return {
         "id": lot.lot_id,
@@ -1000,6 +1014,7 @@ def load_order_state(
         order_key(merchant_id, order_id),
         stats_key(merchant_id, customer_id, currency),
         wallet_key(merchant_id, customer_id, currency),
+        referral_key(merchant_id, customer_id),
     ]
     if checkout_id is not None:
         keys.append(hold_key(merchant_id, checkout_id))
@@ -1012,6 +1027,8 @@ def load_order_state(
         if stats_item
         else CustomerStats(merchant_id, customer_id, currency)
     )
+    if "REFERRAL" in found and REFERRAL_PAID not in stats.fired:
+        stats = replace(stats, fired=(*stats.fired, REFERRAL_PAID))  # paid in another currency
     wallet_item = found.get(f"W#{currency}")
     return order, hold, stats, wallet_from_item(wallet_item) if wallet_item else None
 
@@ -1035,6 +1052,7 @@ def commit_order_event(
     stats: tuple[int, CustomerStats] | None,
     hold: HoldRecord | None,
     idempotency: IdempotentWrite,
+    referral_paid: bool = False,
 ) -> None:
     """One transaction for one order event: every wallet it touches (one put each, conditioned on
     the version read, with a ledger entry per change), the order record and the buyer's stats
@@ -1059,10 +1077,18 @@ def commit_order_event(
                 }
             }
         )
+    if referral_paid:
+        # Only one event, in any currency, may pay the buyer's referral: another that raced
+        # this one finds the mark on its retry.
+        mark = {**referral_key(order.merchant_id, order.customer_id), "order_id": {"S": order.order_id}}
+        items.append(
+            {"Put": {"TableName": table_name(), "Item": mark, "ConditionExpression": "attribute_not_exists(PK)"}}
+        )
     if len(items) > 100:
         raise InvalidInput.on("order", f"this event would change {len(items)} items; at most 100 fit one write")
     # The request token must change whenever the parameters do: it covers every version read.
     versions = [order_before_version, *(w.before.version for w in wallets), stats[0] if stats else -1]
+    versions.append(int(referral_paid))
     guard = zlib.crc32(",".join(map(str, versions)).encode())
     _transact(items, token=idempotency.token(guard), on_cancel=_replay_on_idempotency(idempotency, 0))
 
