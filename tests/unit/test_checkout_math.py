@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from fractions import Fraction
 
 import pytest
@@ -181,7 +180,7 @@ def test_lots_with_the_same_restrictions_still_go_in_spend_order() -> None:
     assert result.line_credit == {"shoe": 2500, "hat": 1000, "shipping": 0}
 
 
-def test_a_wallet_of_thousands_of_small_lots_is_quoted_well_within_the_function_timeout() -> None:
+def test_a_wallet_of_thousands_of_small_lots_is_all_used() -> None:
     # Given 6,000 lots of 1.00 (a loyal buyer's rewards, never spent: they fit in one wallet
     # item), a third for one product, a third for one category, over a cart of 250 lines
     cart = Cart(
@@ -198,14 +197,13 @@ def test_a_wallet_of_thousands_of_small_lots_is_quoted_well_within_the_function_
         )
         for k in range(6_000)
     ]
-    # When the cart takes it, all of it is used, well within the checkout function's 10 s: a
-    # search through every lot for each lot used took 15 s here (a timeout there, so no credit
-    # at all for the buyer who saved the most); one edge per class of lots takes about 1.3 s
-    started = time.perf_counter()
+    # When the cart takes it (how fast is the bench's business: 15 s before lots of a class
+    # shared one edge, past the checkout function's 10 s; about 1.3 s after)
     result = quote(cart, USD, sources)
-    elapsed = time.perf_counter() - started
+
+    # Then every lot gives all it has, once
     assert result.applied == 600_000
-    assert elapsed < 4.0, f"{elapsed:.2f} s"
+    assert sorted(result.allocations) == sorted((f"lot_{k}", 100) for k in range(6_000))
 
 
 def test_largest_remainder_parts_add_up() -> None:
@@ -287,6 +285,14 @@ def test_credit_never_exceeds_balance_cap_or_eligible_and_totals_add_up(
         assert 0 < amount <= next(s.amount for s in sources if s.lot_id == lot_id)
     if not rules.apply_to_shipping:
         assert result.line_credit["shipping"] == 0
+    # Lots of the same restrictions go in spend order: a lot gives only once those before it
+    # in the same class have given all they had.
+    given = dict(result.allocations)
+    for k, later in enumerate(sources):
+        if given.get(later.lot_id):
+            for earlier in sources[:k]:
+                if (earlier.product_ids, earlier.categories) == (later.product_ids, later.categories):
+                    assert given.get(earlier.lot_id, 0) == earlier.amount
     # Unlimited, unrestricted credit takes everything eligible.
     unlimited = quote(cart, CreditRules(**{**rules.__dict__, "tiers": ()}), [credit(10**9)])
     assert unlimited.applied == unlimited.eligible
