@@ -411,11 +411,6 @@ def test_failed_keeps_the_hold_and_a_retried_payment_captures_it(api: Api, hook:
     assert balances(api) == ("20.00", "20.00", "0.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="credit an order.updated returned is not counted against later refunds as store credit: "
-    "the order's value comes back twice in part (see the review report)",
-)
 def test_credit_returned_by_a_lower_total_is_not_refunded_again_as_store_credit(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:

@@ -70,6 +70,14 @@ class OrderModel:
     refunded_store_credit: int = 0
     lowest: int | None = None
 
+    def returned_beyond_refunds(self, refunded_original: int) -> int:
+        """What a lower total returned that the card refunds' share of the credit does not cover."""
+        if self.spent == 0 or self.lowest is None:
+            return 0
+        gross = (self.total if self.paid else 0) + self.spent
+        proportional = (2 * refunded_original * self.spent + gross) // (2 * gross)
+        return max(0, min(self.spent, self.spent - self.lowest) - proportional)
+
     def due_back(self) -> int:
         """What the spent credit owed back comes to after the events so far: from the events
         alone, so an ignored event (a payment after the cancel) changes nothing."""
@@ -393,7 +401,9 @@ class LedgerMachine(RuleBasedStateMachine):
             # Before the payment, the order is worth the card's total and the credit its checkout
             # still reserves for it (a hold, or what apply captured): a full refund may come first.
             reserved = self.model.holds.get(order.checkout, ("", order.captured_at_apply))[1]
-            if refunded + cents > order.total + (order.spent if order.paid else reserved):
+            # Credit a lower total gave back, beyond what card refunds cover, counts as given back.
+            beyond = order.returned_beyond_refunds(order.refunded_original + (cents if kind == "original" else 0))
+            if refunded + cents + beyond > order.total + (order.spent if order.paid else reserved):
                 return 422
             if kind == "original":
                 order.refunded_original += cents

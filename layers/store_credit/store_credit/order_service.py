@@ -451,7 +451,7 @@ def _refunded(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | No
         if not record.paid and hold is not None and hold.state in ("open", "captured") and hold.order_id is None
         else 0
     )
-    check_refund_room(record, amount, total + reserved)
+    check_refund_room(record, amount, total + reserved, refund.to)
     if refund.to == "store_credit":
         run.issue(record.customer_id, amount, kind="refund", reason="Order refunded", source="refund", expires=None)
         return replace(record, refunded_store_credit=record.refunded_store_credit + amount)

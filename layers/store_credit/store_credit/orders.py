@@ -152,6 +152,15 @@ class OrderRecord:
             return max(self.returned, while_open + min(spent - while_open, unrefunded))
         return max(self.returned, while_open)
 
+    def returned_beyond_refunds(self) -> int:
+        """Credit a lower total returned that the card refunds' proportional share does not
+        already cover: value given back to the buyer outside any refund."""
+        spent = self.captured
+        if not spent or self.lowest_total is None or not self.gross:
+            return 0
+        proportional = (2 * self.refunded_original * spent + self.gross) // (2 * self.gross)
+        return max(0, min(spent, spent - self.lowest_total) - proportional)
+
     def _returned_while_open(self, spent: int) -> int:
         # A refund to the original methods returns credit in proportion to how the order was
         # paid (cumulative, half-up, so partial refunds add up to exactly ``spent``); a lower
@@ -385,12 +394,19 @@ def _reached(rule: dict[str, Any], stats: CustomerStats, currency: str) -> bool:
     return threshold is not None and stats.spent >= threshold
 
 
-def check_refund_room(record: OrderRecord, amount: int, order_total: int) -> None:
-    """A refund may not take the order's refunds past its value."""
+def check_refund_room(record: OrderRecord, amount: int, order_total: int, to: str) -> None:
+    """A refund may not take what the order gave back past its value: its refunds, and the
+    credit a lower total returned that no card refund accounts for (a refund as new credit
+    would otherwise pay that part twice: 100.00 back, plus the 10.00 a lower total returned)."""
     value = record.gross if record.paid else order_total + record.captured
-    refunded = record.refunded_original + record.refunded_store_credit
-    if refunded + amount > value:
+    after = replace(
+        record,
+        refunded_original=record.refunded_original + (amount if to == "original" else 0),
+        refunded_store_credit=record.refunded_store_credit + (amount if to == "store_credit" else 0),
+    )
+    given_back = after.refunded + after.returned_beyond_refunds()
+    if given_back > value:
         raise InvalidInput.on(
             "order.refund.amount",
-            f"refunds would reach {refunded + amount} minor units on an order worth {value}",
+            f"refunds would give back {given_back} minor units of an order worth {value}",
         )
