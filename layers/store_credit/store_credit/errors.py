@@ -109,6 +109,14 @@ class CheckoutConflict(DomainError):
     title = "The checkout belongs to another customer or currency, or is already captured"
 
 
+class WalletFull(DomainError):
+    """The wallet's single item would pass DynamoDB's 400 KB: no further lot fits."""
+
+    status = 409
+    slug = "wallet-full"
+    title = "The wallet cannot hold more lots; spend or debit some, or issue fewer, larger credits"
+
+
 class IdempotencyKeyReused(DomainError):
     status = 409
     slug = "idempotency-key-reused"

@@ -35,6 +35,7 @@ from store_credit.errors import (
     IdempotentReplay,
     InvalidInput,
     WalletBusy,
+    WalletFull,
     WriteConflict,
 )
 from store_credit.lots import Lot, Restrictions
@@ -209,7 +210,35 @@ def wallet_to_item(wallet: Wallet) -> dict[str, Any]:
     if due_at is not None:
         item["due_shard"] = {"S": due_shard(key["PK"]["S"])}
         item["due_at"] = {"S": f"{due_at:012d}"}
+    size = item_size(item)
+    if size > MAX_WALLET_ITEM_BYTES:
+        # DynamoDB would refuse the write (ValidationException, a 500 to the caller); a write
+        # that shrinks the wallet (a debit, a capture, expiry) still fits, so only growth stops.
+        raise WalletFull(detail=f"the wallet would take {size:,} bytes of DynamoDB's 400 KB item")
     return item
+
+
+# DynamoDB's limit is 400 KB; a little room is left for what this estimate does not count.
+MAX_WALLET_ITEM_BYTES = 390_000
+
+
+def item_size(value: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it (names + values; numbers by their digits), a little
+    over rather than under."""
+    return sum(len(name.encode()) + _value_size(attribute) for name, attribute in value.items())
+
+
+def _value_size(attribute: dict[str, Any]) -> int:
+    ((kind, value),) = attribute.items()
+    if kind == "S":
+        return len(value.encode())
+    if kind == "N":
+        return len(value) // 2 + 2
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _value_size(inner) for name, inner in value.items())
+    if kind == "L":
+        return 3 + sum(1 + _value_size(inner) for inner in value)
+    return 1  # BOOL, NULL
 
 
 def wallet_from_item(item: dict[str, Any]) -> Wallet:
