@@ -37,7 +37,8 @@ ERRORS = {
     "400": "Malformed JSON, or the Idempotency-Key header is missing",
     "403": "The API key lacks the route's scope (problem+json), or the key is not valid (gateway)",
     "404": "No such customer for this merchant",
-    "409": "Not enough credit (insufficient-credit) or an Idempotency-Key reused with another body",
+    "409": "Not enough credit (insufficient-credit), no room for another lot in the wallet (wallet-full),"
+    " or an Idempotency-Key reused with another body",
     "415": "The body is not application/json",
     "422": "A field is not valid; `errors` names each one",
     "500": "Internal error",
