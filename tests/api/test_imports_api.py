@@ -524,6 +524,19 @@ def test_the_table_unreachable_mid_message_fails_it_back_to_sqs_and_the_retry_ap
     audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()
 
 
+def sqs_down(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Make every send to the import queue fail as SQS being down; the real sender, to put back."""
+    from store_credit import import_queue
+
+    real = import_queue.send_all
+
+    def down(bodies: list[str]) -> int:
+        raise import_queue.QueueUnavailable(detail="SQS is down")
+
+    monkeypatch.setattr(import_queue, "send_all", down)
+    return real
+
+
 def test_a_retry_with_the_same_key_queues_what_sqs_refused_the_first_time(
     api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -531,12 +544,7 @@ def test_a_retry_with_the_same_key_queues_what_sqs_refused_the_first_time(
 
     # Given SQS refusing messages
     api.issue("cus_1", "1.00")
-    real = import_queue.send_all
-
-    def down(bodies: list[str]) -> int:
-        raise import_queue.QueueUnavailable(detail="SQS is down")
-
-    monkeypatch.setattr(import_queue, "send_all", down)
+    real = sqs_down(monkeypatch)
     text = csv_body(*[f"cus_1,,,1.00,USD,row {i},," for i in range(30)])
 
     # When an import is posted, it is stored but answers 503 (retry with the same key)
@@ -726,12 +734,7 @@ def test_a_retry_the_next_day_still_queues_an_import_the_first_request_stored(
 
     # Given SQS down while an import is stored whose first row expires at the end of today (UTC)
     api.issue("cus_1", "1.00")
-    real = import_queue.send_all
-
-    def down(bodies: list[str]) -> int:
-        raise import_queue.QueueUnavailable(detail="SQS is down")
-
-    monkeypatch.setattr(import_queue, "send_all", down)
+    real = sqs_down(monkeypatch)
     today = datetime.now(UTC).date().isoformat()
     text = csv_body(f"cus_1,,,2.00,USD,ends today,{today},", "cus_1,,,3.00,USD,no expiry,,")
     assert post_csv(api, text, key="imp-tomorrow").status == 503

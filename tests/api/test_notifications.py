@@ -58,16 +58,25 @@ def sent_emails() -> list[Any]:
     return list(ses_backends["123456789012"]["us-east-1"].sent_messages)
 
 
-@pytest.mark.parametrize("setting", [True, False])
-def test_the_notifier_sends_through_ses_what_the_merchant_wants(api: Api, merchant: Merchant, setting: bool) -> None:
+def verify_sender() -> None:
     boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
-    api.put("/v1/settings", {"notifications": {"email": setting}})
+
+
+def issued_event(api: Api, merchant: Merchant) -> dict[str, Any]:
+    """25.00 issued to ann (with her email) and the credit.issued event the bus carries for it."""
     issued = api.issue("ann", "25.00", email="ann@example.com").json()["transaction"]
-    event = {
+    return {
         "detail-type": "credit.issued",
         "source": "store-credit",
         "detail": {**detail(), "merchant_id": merchant.merchant_id, "entry_id": issued["id"]},
     }
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_the_notifier_sends_through_ses_what_the_merchant_wants(api: Api, merchant: Merchant, setting: bool) -> None:
+    verify_sender()
+    api.put("/v1/settings", {"notifications": {"email": setting}})
+    event = issued_event(api, merchant)
     result = invoke(template.function_dir("NotifierFunction"), event)
     assert result == {"sent": setting}
     emails = sent_emails()
@@ -79,14 +88,9 @@ def test_the_notifier_sends_through_ses_what_the_merchant_wants(api: Api, mercha
 
 def test_an_event_delivered_twice_emails_the_customer_once(api: Api, merchant: Merchant) -> None:
     # Given emails on and 25.00 issued to ann, its credit.issued event
-    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
+    verify_sender()
     api.put("/v1/settings", {"notifications": {"email": True}})
-    issued = api.issue("ann", "25.00", email="ann@example.com").json()["transaction"]
-    event = {
-        "detail-type": "credit.issued",
-        "source": "store-credit",
-        "detail": {**detail(), "merchant_id": merchant.merchant_id, "entry_id": issued["id"]},
-    }
+    event = issued_event(api, merchant)
 
     # When the bus delivers it twice (a redelivered stream record is published again; delivery
     # is at least once)
@@ -101,7 +105,7 @@ def test_an_event_delivered_twice_emails_the_customer_once(api: Api, merchant: M
 
 def test_an_expiring_notice_published_again_emails_once(api: Api, merchant: Merchant) -> None:
     # Given emails on and a credit.expiring notice for ann's lot
-    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
+    verify_sender()
     api.put("/v1/settings", {"notifications": {"email": True}})
     api.issue("ann", "25.00", email="ann@example.com", expires={"days": 3})
     notice = {
@@ -126,17 +130,12 @@ def test_an_expiring_notice_published_again_emails_once(api: Api, merchant: Merc
 def test_an_email_ses_refused_is_sent_when_the_event_is_retried(api: Api, merchant: Merchant) -> None:
     # Given emails on and a credit.issued event for ann, and SES failing once
     api.put("/v1/settings", {"notifications": {"email": True}})
-    issued = api.issue("ann", "25.00", email="ann@example.com").json()["transaction"]
-    event = {
-        "detail-type": "credit.issued",
-        "source": "store-credit",
-        "detail": {**detail(), "merchant_id": merchant.merchant_id, "entry_id": issued["id"]},
-    }
+    event = issued_event(api, merchant)
     with pytest.raises(Exception):  # noqa: B017 - the sender identity is not verified yet
         invoke(template.function_dir("NotifierFunction"), event)
 
     # When the bus retries it once SES accepts mail
-    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
+    verify_sender()
     assert invoke(template.function_dir("NotifierFunction"), event) == {"sent": True}
 
     # Then the email is sent: de-duplication never swallows a notice that was not sent
