@@ -36,6 +36,22 @@ def test_issue_credit_creates_a_lot_and_a_ledger_entry(api: Api, merchant: Merch
     audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()
 
 
+def test_next_expiry_counts_every_lot_expiring_at_that_instant(api: Api, merchant: Merchant) -> None:
+    # Given two credits issued the same day for 30 days (one instant: 23:59:59 on day 30)
+    # and one expiring later
+    first = api.issue("cus_1", "25.00", expires={"days": 30}).json()["transaction"]
+    api.issue("cus_1", "50.00", expires={"days": 30})
+    api.issue("cus_1", "7.00", expires={"days": 90})
+
+    # When the wallet is read, and written again
+    shown = api.wallet("cus_1").json()["next_expiry"]
+    written = api.debit("cus_1", "5.00").json()["wallet"]["next_expiry"]
+
+    # Then next_expiry is the credit that expires at that instant: both lots, not one of them
+    assert shown == {"expires_at": first["expires_at"], "amount": {"amount": "75.00", "currency": "USD"}}
+    assert written == {"expires_at": first["expires_at"], "amount": {"amount": "70.00", "currency": "USD"}}
+
+
 def test_debit_spends_earliest_expiring_lot_first(api: Api, merchant: Merchant) -> None:
     # Given a never-expiring lot, a lot expiring in 90 days and one expiring in 10
     api.issue("cus_1", "10.00")

@@ -43,7 +43,14 @@ def wallet_summary_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
         "available": money_json(wallet.available(now), currency),
         "held": money_json(wallet.held, currency),
         "next_expiry": (
-            {"expires_at": iso(upcoming.expires_at, tz), "amount": money_json(upcoming.spendable(now), currency)}
+            {
+                "expires_at": iso(upcoming.expires_at, tz),
+                # Every lot that expires at that instant (credits issued the same day share one).
+                "amount": money_json(
+                    sum(lot.spendable(now) for lot in wallet.lots.values() if lot.expires_at == upcoming.expires_at),
+                    currency,
+                ),
+            }
             if upcoming is not None and upcoming.expires_at is not None
             else None
         ),
