@@ -76,6 +76,21 @@ def scheduled_event(job: str, when: str | None) -> dict[str, Any]:
     return event
 
 
+def _aware_iso_time(when: object) -> bool:
+    """None (now), or ISO 8601 text with an offset, as EventBridge sends (a naive time would be
+    read in this machine's timezone)."""
+    if when is None:
+        return True
+    if not isinstance(when, str):
+        return False
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(when.replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        return False
+
+
 class SqsPump(threading.Thread):
     """Lambda's SQS event source mapping for the import queue, with partial batch failures."""
 
@@ -174,9 +189,13 @@ def make_handler(gateway: Any) -> type[BaseHTTPRequestHandler]:
                     return self._json(error.status if error.status != 400 else 409, {"message": error.detail})
                 return self._json(201, created)
             if self.command == "POST" and self.path in {"/local/schedules/expiry", "/local/schedules/renewal"}:
+                when = payload.get("time") if isinstance(payload, dict) else None
+                if not isinstance(payload, dict) or not _aware_iso_time(when):
+                    # A job given a time it cannot read would raise and drop the connection.
+                    return self._json(400, {"message": 'body must be {"time": "<ISO 8601 with offset>"} or empty'})
                 job = self.path.rsplit("/", 1)[-1]
                 function = {"expiry": "ExpiryFunction", "renewal": "RenewalFunction"}[job]
-                result = invoke(template.function_dir(function), scheduled_event(job, payload.get("time")))
+                result = invoke(template.function_dir(function), scheduled_event(job, when))
                 return self._json(200, result)
             return self._json(404, {"message": "no such local route"})
 
