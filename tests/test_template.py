@@ -213,3 +213,23 @@ def test_api_gateway_may_invoke_the_authorizer(cloudformation: dict[str, Any]) -
             function = function_of(authorizer["authorizerUri"])
             assert function is not None, scheme_name
             assert function in allowed, scheme_name
+
+
+def test_two_stages_can_live_in_one_account(cloudformation: dict[str, Any]) -> None:
+    # Names are account-wide (a schedule's within its group): one that does not carry the stage
+    # (or a name CloudFormation generates) makes the second stage's deploy fail on "already exists".
+    # SAM names each ScheduleV2 after its logical id unless the template gives a Name.
+    naming = {
+        "AWS::Scheduler::Schedule": "Name",
+        "AWS::Events::EventBus": "Name",
+        "AWS::SQS::Queue": "QueueName",
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::Lambda::Function": "FunctionName",
+        "AWS::IAM::Role": "RoleName",
+    }
+    for name, resource in cloudformation["Resources"].items():
+        key = naming.get(resource["Type"])
+        if key is None or key not in resource["Properties"]:
+            continue  # CloudFormation makes a unique name from the stack's
+        given = json.dumps(resource["Properties"][key])
+        assert "${Stage}" in given or "AWS::StackName" in given, f"{name}: {given}"
