@@ -183,3 +183,53 @@ def test_every_function_in_the_template_has_its_handler() -> None:
 
 def test_local_only_routes_never_reach_the_template() -> None:
     assert not [r for r in template.http_routes() if r.path.startswith("/local")]
+
+
+def function_of(arn: Any) -> str | None:
+    """The logical id of the function an ARN expression names (``!GetAtt F.Arn``, ``!Ref F``, ``${F.Arn}``)."""
+    text = json.dumps(arn)
+    for name in template.resources("AWS::Serverless::Function"):
+        if f'["{name}", "Arn"]' in text or f'"Ref": "{name}"' in text or f"${{{name}.Arn}}" in text:
+            return name
+    return None
+
+
+def test_api_gateway_may_invoke_the_authorizer(cloudformation: dict[str, Any]) -> None:
+    # An HTTP API Lambda authorizer needs a resource policy (or an invoke role) like any
+    # integration: without one every authorized route answers 500 in AWS, never in an emulator.
+    # SAM adds it for HTTP APIs only when asked (EnableFunctionDefaultPermissions).
+    allowed = {
+        function_of(r["Properties"]["FunctionName"])
+        for r in of_type(cloudformation, "AWS::Lambda::Permission").values()
+        if r["Properties"]["Principal"] == "apigateway.amazonaws.com"
+        and "/authorizers/" in json.dumps(r["Properties"].get("SourceArn"))
+    }
+    for api in of_type(cloudformation, "AWS::ApiGatewayV2::Api").values():
+        schemes = api["Properties"]["Body"]["components"]["securitySchemes"]
+        for scheme_name, scheme in schemes.items():
+            authorizer = scheme["x-amazon-apigateway-authorizer"]
+            if "authorizerCredentials" in authorizer:
+                continue
+            function = function_of(authorizer["authorizerUri"])
+            assert function is not None, scheme_name
+            assert function in allowed, scheme_name
+
+
+def test_two_stages_can_live_in_one_account(cloudformation: dict[str, Any]) -> None:
+    # Names are account-wide (a schedule's within its group): one that does not carry the stage
+    # (or a name CloudFormation generates) makes the second stage's deploy fail on "already exists".
+    # SAM names each ScheduleV2 after its logical id unless the template gives a Name.
+    naming = {
+        "AWS::Scheduler::Schedule": "Name",
+        "AWS::Events::EventBus": "Name",
+        "AWS::SQS::Queue": "QueueName",
+        "AWS::DynamoDB::Table": "TableName",
+        "AWS::Lambda::Function": "FunctionName",
+        "AWS::IAM::Role": "RoleName",
+    }
+    for name, resource in cloudformation["Resources"].items():
+        key = naming.get(resource["Type"])
+        if key is None or key not in resource["Properties"]:
+            continue  # CloudFormation makes a unique name from the stack's
+        given = json.dumps(resource["Properties"][key])
+        assert "${Stage}" in given or "AWS::StackName" in given, f"{name}: {given}"
