@@ -157,3 +157,17 @@ def test_checkout_spends_expiring_credit_before_credit_that_never_expires(api: A
     q = apply(api, cart=cart("5.00"), capture=True).json()
     lots = {lot["lot_id"]: lot["remaining"]["amount"] for lot in api.wallet("ann").json()["lots"]}
     assert lots == {"lot_1": "10.00", "lot_2": "5.00"}, (lots, q)
+
+
+def test_report_and_export_times_carry_the_merchants_offset(api: Api) -> None:
+    # Given a merchant in Taipei ("Times are ISO 8601 with offset", in the merchant's timezone)
+    api.put("/v1/settings", {"timezone": "Asia/Taipei"})
+    api.issue("c1", "10.00")
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    # Then the report's and the export's own time read as Taipei time, like every other time
+    as_of = api.get("/v1/reports/liability?currency=USD").json()["as_of"]
+    exported_at = api.get("/v1/customers/c1/export").json()["exported_at"]
+    for stamp in (as_of, exported_at):
+        assert stamp.endswith("+08:00"), stamp
+        assert before <= datetime.fromisoformat(stamp) <= before + timedelta(minutes=1)
