@@ -67,7 +67,7 @@ def export_customer(caller: Caller, customer_id: str) -> dict[str, Any]:
             )
     return {
         "customer_id": customer_id,
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+        "exported_at": iso(now, tz),
         "profile": profile,
         "wallets": wallets,
         "ledger": sorted(ledger, key=lambda e: e["id"]),

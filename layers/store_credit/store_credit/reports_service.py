@@ -10,8 +10,10 @@ from typing import Any
 
 from store_credit import wallet_store
 from store_credit.auth import Caller
+from store_credit.clock import iso
 from store_credit.errors import InvalidInput
 from store_credit.money import exponent, money_json
+from store_credit.wallet_service import settings_of
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -47,5 +49,6 @@ def liability(caller: Caller, currency: str, first: str | None, last: str | None
         "to": end.isoformat(),
         "expired": money_json(counters["expired"], currency),
         "redeemed": money_json(counters["redeemed"], currency),
-        "as_of": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        # A time, so in the merchant's timezone like every other (the days above are UTC days).
+        "as_of": iso(int(time.time()), settings_of(wallet_store.load_settings(caller.merchant_id)).timezone),
     }
