@@ -757,3 +757,21 @@ def test_a_retry_the_next_day_still_queues_an_import_the_first_request_stored(
     assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed_with_errors", 1, 1)
     assert result["errors"][0]["row"] == 0
     assert available(api, "cus_1") == "4.00"
+
+
+def test_a_row_for_a_wallet_with_no_room_fails_alone_and_the_rest_of_its_message_applies(
+    api: Api, merchant: Merchant
+) -> None:
+    # Given a customer whose wallet item has no room for another lot, and another customer
+    api.fill_wallet("ann")
+    api.issue("bob", "1.00")
+
+    # When one message of the import credits both
+    result = run_import(api, csv_body("ann,,,5.00,USD,migration,,", "bob,,,2.00,USD,migration,,"))
+
+    # Then ann's row fails, reported (it never can apply: redelivering it only dead-letters bob's row)
+    assert (result["state"], result["rows_applied"], result["rows_failed"]) == ("completed_with_errors", 1, 1)
+    assert [e["row"] for e in result["errors"]] == [0]
+    assert "400 KB" in result["errors"][0]["reason"]
+    assert available(api, "bob") == "3.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()

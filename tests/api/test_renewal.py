@@ -260,3 +260,25 @@ def test_a_merchant_moving_west_gets_the_renewal_on_its_new_first_of_the_month_o
     run_renewal(first_of_next_month("America/Los_Angeles") + timedelta(minutes=30))
     run_renewal(first_of_next_month("America/Los_Angeles") + timedelta(days=1))
     assert balance(api) == "5.00"
+
+
+def test_a_plan_whose_wallet_has_no_room_does_not_stop_the_job(api: Api, merchant: Merchant) -> None:
+    # Given ann's wallet with no room for another lot, a plan granting her credit, and bob's plan
+    api.fill_wallet("ann")
+    full = balance(api)
+    assert plan(api, "10.00", "grant").status == 200
+    bob = {"amount": {"amount": "4.00", "currency": "USD"}, "mode": "grant", "period": "monthly"}
+    assert api.put("/v1/customers/bob/renewal", bob).status == 200
+
+    # When the month comes
+    start = first_of_next_month("UTC")
+    summary = run_renewal(start + timedelta(minutes=5))
+
+    # Then the job still renews bob; ann's renewal waits (still due) until her wallet has room
+    assert summary["granted"] == {"USD": "4.00"}
+    assert api.wallet("bob").json()["balance"]["amount"] == "4.00"
+    assert balance(api) == full
+    assert api.debit("ann", full).status == 201
+    assert run_renewal(start + timedelta(hours=1))["granted"] == {"USD": "10.00"}
+    assert balance(api) == "10.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()

@@ -103,6 +103,19 @@ class Api:
         }
         return self.post(f"/v1/customers/{customer}/credits", body)
 
+    def fill_wallet(self, customer: str, currency: str = "USD") -> None:
+        """Issue lots until the wallet's item has no room for even the smallest (409 wallet-full):
+        large restricted lots first, then smaller ones, then plain ones, so it takes few requests."""
+        for count in (100, 10, 1, 0):
+            restrictions = {
+                "product_ids": [f"p{i:03d}" + "x" * 124 for i in range(count)],
+                "categories": [f"c{i:03d}" + "y" * 124 for i in range(count)],
+            }
+            fields = {"restrictions": restrictions} if count else {}
+            while (response := self.issue(customer, "1.00", currency, **fields)).status == 201:
+                pass
+            assert response.status == 409 and response.json()["type"].endswith("wallet-full"), response.body
+
     def debit(self, customer: str, amount: str, currency: str = "USD", **kwargs: Any) -> Any:
         body = {"amount": {"amount": amount, "currency": currency}, "reason": "manual deduction"}
         return self.post(f"/v1/customers/{customer}/debits", body, **kwargs)

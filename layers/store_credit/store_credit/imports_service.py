@@ -32,6 +32,7 @@ from store_credit.errors import (
     NotFound,
     RowFailed,
     WalletBusy,
+    WalletFull,
     WriteConflict,
 )
 from store_credit.idempotency import MAX_ATTEMPTS, ApiResult, backoff, replay
@@ -289,12 +290,15 @@ def apply_row(job: wallet_store.ImportJob, row: ImportRow, block: _Block) -> str
         try:
             wallet = _match(row, block)
             change = _decide(job, row, wallet, block.settings, now_ms)
+            wallet_store.wallet_to_item(change.after)  # WalletFull: no room for the lot
             outcome = _with(outcome, customer_id=wallet.customer_id, entry_id=change.entry.entry_id)
         except RowFailed as failure:
             outcome = _with(outcome, failed_reason=failure.detail)
-        except InsufficientCredit as refusal:  # decided on the wallet: only if it has not moved since
+        except (InsufficientCredit, WalletFull) as refusal:  # decided on the wallet: only if it has not moved since
+            # A wallet too full for the row's lot fails the row alone: raising would send the
+            # whole message back until SQS dead-letters it with every other row it carries.
             outcome = _with(outcome, failed_reason=refusal.detail, customer_id=wallet.customer_id if wallet else None)
-            refused_on = wallet
+            change, refused_on = None, wallet
         except InvalidInput as refusal:
             outcome = _with(outcome, failed_reason=refusal.detail)
         try:

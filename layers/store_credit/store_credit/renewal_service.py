@@ -12,10 +12,11 @@ from typing import Any
 from store_credit import wallet_store
 from store_credit.auth import Caller
 from store_credit.clock import iso
-from store_credit.errors import InvalidInput, NotFound, WriteConflict
+from store_credit.errors import InvalidInput, NotFound, WalletFull, WriteConflict
 from store_credit.idempotency import ApiResult, backoff, guarded_write
 from store_credit.models import ExpirySpec, RenewalPlanRequest, Settings
 from store_credit.money import money_json
+from store_credit.observability import logger
 from store_credit.renewal import RenewalPlan, next_period_start, owed_period_start, period_key, renewal_amount
 from store_credit.wallet import DUE_SHARDS, Wallet, issue_credit
 from store_credit.wallet_service import expiry_for, settings_of
@@ -180,6 +181,12 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
         except WriteConflict:
             backoff(attempt)
             continue
+        except WalletFull:
+            # This wallet has no room for the renewed lot: the plan stays due (renewed at a
+            # run after room is made) and the job goes on to every other plan.
+            logger.warning("renewal waits: wallet full", extra={"plan": key["PK"]["S"], "currency": plan.currency})
+            run.complete = False
+            return
         if plan.last_period == period:
             run.already_renewed += 1
         else:
