@@ -186,3 +186,17 @@ def one_shard(merchant_id: str, kind: str) -> list[str]:
     names = (f"c{i}" for i in range(1_000))
     shard = due_shard(customer_pk(merchant_id, "c0"), kind)
     return [name for name in names if due_shard(customer_pk(merchant_id, name), kind) == shard][:5]
+
+
+def test_a_wallet_filled_to_the_brim_still_gets_its_expiring_notices(api: Api, merchant: Merchant) -> None:
+    # Given a wallet with no room for another lot, every lot expiring in 30 days
+    api.fill_wallet("ann", expires={"days": 30})
+
+    # When the expiry job runs inside the notice window (its marks make the item a little bigger)
+    summary = run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=25))
+
+    # Then the wallet is settled, not refused as full run after run (which would also stop the
+    # wallets after it on the index), and the money still adds up
+    assert summary["expiring_notices"] > 0
+    assert run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=25, hours=1))["expiring_notices"] == 0
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()

@@ -103,7 +103,7 @@ class Api:
         }
         return self.post(f"/v1/customers/{customer}/credits", body)
 
-    def fill_wallet(self, customer: str, currency: str = "USD") -> None:
+    def fill_wallet(self, customer: str, currency: str = "USD", **extra: Any) -> None:
         """Issue lots until the wallet's item has no room for even the smallest (409 wallet-full):
         large restricted lots first, then smaller ones, then plain ones, so it takes few requests."""
         for count in (100, 10, 1, 0):
@@ -111,7 +111,7 @@ class Api:
                 "product_ids": [f"p{i:03d}" + "x" * 124 for i in range(count)],
                 "categories": [f"c{i:03d}" + "y" * 124 for i in range(count)],
             }
-            fields = {"restrictions": restrictions} if count else {}
+            fields = {"restrictions": restrictions, **extra} if count else dict(extra)
             while (response := self.issue(customer, "1.00", currency, **fields)).status == 201:
                 pass
             assert response.status == 409 and response.json()["type"].endswith("wallet-full"), response.body
