@@ -233,3 +233,24 @@ def test_two_stages_can_live_in_one_account(cloudformation: dict[str, Any]) -> N
             continue  # CloudFormation makes a unique name from the stack's
         given = json.dumps(resource["Properties"][key])
         assert "${Stage}" in given or "AWS::StackName" in given, f"{name}: {given}"
+
+
+def test_every_dead_letter_queue_has_an_alarm(cloudformation: dict[str, Any]) -> None:
+    # Given every queue in the deployed stack that no function reads (a queue of work given up:
+    # dead letters of the imports, the stream, the notifier, the schedules)
+    consumed = {
+        mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+        for mapping in of_type(cloudformation, "AWS::Lambda::EventSourceMapping").values()
+        if "Fn::GetAtt" in mapping["Properties"]["EventSourceArn"]
+    }
+    dead_letters = set(of_type(cloudformation, "AWS::SQS::Queue")) - consumed
+
+    # Then each has an alarm on messages waiting in it that tells the alarm topic
+    watched = {
+        dimension["Value"]["Fn::GetAtt"][0]
+        for alarm in of_type(cloudformation, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        and alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        for dimension in alarm["Properties"]["Dimensions"]
+    }
+    assert dead_letters and dead_letters <= watched, dead_letters - watched
