@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
+from tests.api.test_checkout_api import apply, cart
 from tests.harness.api_client import Api
-
-
-def cart(*prices: str, **extra: Any) -> dict[str, Any]:
-    items = [{"id": f"line{i}", "quantity": 1, "unit_price": p} for i, p in enumerate(prices)]
-    return {"currency": "USD", "items": items, **extra}
-
-
-def apply(api: Api, checkout_id: str = "chk_1", customer: str = "ann", **fields: Any) -> Any:
-    body = {"checkout_id": checkout_id, "customer_id": customer, "cart": fields.pop("cart", cart("80.00")), **fields}
-    return api.post("/v1/checkout/apply", body, key=None)
 
 
 def test_a_hold_lasts_60_minutes_by_default(api: Api) -> None:
