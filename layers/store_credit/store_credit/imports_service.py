@@ -290,7 +290,7 @@ def apply_row(job: wallet_store.ImportJob, row: ImportRow, block: _Block) -> str
         try:
             wallet = _match(row, block)
             change = _decide(job, row, wallet, block.settings, now_ms)
-            wallet_store.wallet_to_item(change.after)  # WalletFull: no room for the lot
+            wallet_store.ensure_room(change.after)
             outcome = _with(outcome, customer_id=wallet.customer_id, entry_id=change.entry.entry_id)
         except RowFailed as failure:
             outcome = _with(outcome, failed_reason=failure.detail)

@@ -12,14 +12,14 @@ from typing import Any
 from store_credit import wallet_store
 from store_credit.auth import Caller
 from store_credit.clock import iso
-from store_credit.errors import InvalidInput, NotFound, WalletFull, WriteConflict
+from store_credit.errors import NotFound, WalletFull, WriteConflict
 from store_credit.idempotency import ApiResult, backoff, guarded_write
 from store_credit.models import ExpirySpec, RenewalPlanRequest, Settings
 from store_credit.money import money_json
 from store_credit.observability import logger
 from store_credit.renewal import RenewalPlan, next_period_start, owed_period_start, period_key, renewal_amount
 from store_credit.wallet import DUE_SHARDS, Wallet, issue_credit
-from store_credit.wallet_service import expiry_for, settings_of
+from store_credit.wallet_service import expiry_date_over, expiry_for, settings_of
 
 PAGE = 100
 ATTEMPTS = 8
@@ -157,13 +157,12 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
         wallet = stored or Wallet(plan.merchant_id, plan.customer_id, plan.currency)
         amount = 0 if plan.last_period == period else renewal_amount(plan, wallet, run.now)
         spec = ExpirySpec.model_validate(plan.expires) if plan.expires else None
-        try:
-            # No expiry on the plan: the merchant's default expiry, as for any credit issued.
-            expires_at = expiry_for(spec, settings, run.now)
-        except InvalidInput:
-            # The plan's fixed expiry date is over: credit granted now would be born expired,
-            # so the period passes with nothing granted (and the run goes on to other plans).
-            amount, expires_at = 0, None
+        if expiry_date_over(spec, settings, run.now):
+            # The plan's (or the default's) fixed expiry date is over: credit granted now would
+            # be born expired, so the period passes with nothing granted, as a reward would.
+            amount = 0
+        # No expiry on the plan: the merchant's default expiry, as for any credit issued.
+        expires_at = None if amount == 0 else expiry_for(spec, settings, run.now)
         if amount > 0:
             change = issue_credit(
                 wallet,

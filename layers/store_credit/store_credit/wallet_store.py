@@ -220,6 +220,12 @@ def wallet_to_item(wallet: Wallet, *, room: int | None = None) -> dict[str, Any]
     return item
 
 
+def ensure_room(wallet: Wallet) -> None:
+    """Raise WalletFull now if writing ``wallet`` would be refused for its size (to decide
+    before a transaction, as for not enough credit)."""
+    wallet_to_item(wallet)
+
+
 # DynamoDB's limit is 400 KB (409,600 bytes); the estimate below counts a little over. Writes
 # that add lots stop 10 KB short of it, so the expiry job, whose notice marks add a few bytes a
 # lot to a wallet that may be full, can always settle it.
