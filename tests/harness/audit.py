@@ -27,9 +27,11 @@ class WalletAudit:
     sum_of_lots: int
     sum_of_ledger: int
     entries: int
+    owed_but_free: int = 0  # credit an order is owed that sits unheld in its lot
 
     def assert_consistent(self) -> None:
         assert self.balance == self.sum_of_lots == self.sum_of_ledger, self
+        assert self.owed_but_free == 0, self
 
 
 def audit_wallet(
@@ -74,7 +76,21 @@ def _audit(wallet: dict[str, Any] | None, ledger: list[dict[str, Any]], currency
         sum_of_lots=sum(int(lot["M"]["r"]["N"]) for lot in wallet["lots"]["M"].values()),
         sum_of_ledger=sum(int(e["amount"]["N"]) for e in entries),
         entries=len(entries),
+        owed_but_free=_owed_but_free(wallet),
     )
+
+
+def _owed_but_free(wallet: dict[str, Any]) -> int:
+    """Credit a cancelled or refunded order is owed from a lot, yet spendable: every write that
+    frees credit (a return, a release) must take it back in the same write."""
+    lots = wallet["lots"]["M"]
+    free = 0
+    for lot_id, owed in wallet.get("owed_back", {}).get("M", {}).items():
+        lot = lots.get(lot_id, {}).get("M")
+        if lot is not None:
+            unheld = int(lot["r"]["N"]) - int(lot.get("h", {"N": "0"})["N"])
+            free += min(int(owed["M"]["a"]["N"]), unheld)
+    return free
 
 
 def all_items() -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from store_credit.errors import InsufficientCredit
 from store_credit.lots import Lot, spend_lots
-from store_credit.wallet import Hold, Wallet, debit, issue_credit, settle_due
+from store_credit.wallet import Hold, OwedBack, Wallet, debit, issue_credit, settle_due, take_owed_back
 
 NOW = 1_800_000_000
 DAY = 86_400
@@ -164,3 +164,61 @@ def test_lots_issued_in_the_same_second_are_spent_oldest_first_past_the_ninth() 
     # Then the oldest nine go and the newest (lot_10, not lot_9) is what is left
     assert [lot_id for lot_id, _ in change.entry.lots] == [f"lot_{n}" for n in range(1, 10)]
     assert set(change.after.lots) == {"lot_10"}
+
+
+# --- credit owed back to an order ----------------------------------------------------------
+
+
+def owing(lots: dict[str, Lot], owed: dict[str, int], holds: dict[str, Hold] | None = None) -> Wallet:
+    return Wallet(
+        "m",
+        "ann",
+        "USD",
+        version=3,
+        lots=lots,
+        holds=holds or {},
+        owed_back={lot_id: OwedBack(f"ord_{lot_id}", amount, "Order cancelled") for lot_id, amount in owed.items()},
+    )
+
+
+def test_owed_credit_is_taken_only_as_far_as_it_is_free_and_the_rest_stays_owed() -> None:
+    # Given a lot owing 700, of which 500 is back and 200 still held, and a lot that is all spent
+    wallet = owing({"r": lot("r", 700, held=200)}, {"r": 700, "gone": 300})
+    # When what is owed is taken
+    changes = take_owed_back(wallet, now_ms=NOW * 1000)
+    # Then 500 goes, for the order that gave the lot; 200 (held) and 300 (spent) stay owed
+    assert [(c.entry.amount, c.entry.order_id, c.entry.lots) for c in changes] == [(-500, "ord_r", (("r", -500),))]
+    after = changes[-1].after
+    assert after.balance == 200 and after.lots["r"].held == 200
+    assert {k: v.amount for k, v in after.owed_back.items()} == {"r": 200, "gone": 300}
+    # And taking again takes nothing more
+    assert take_owed_back(after, now_ms=NOW * 1000) == []
+
+
+def test_a_lot_owed_in_full_leaves_both_the_wallet_and_the_owed_list() -> None:
+    changes = take_owed_back(owing({"r": lot("r", 300), "keep": lot("keep", 50)}, {"r": 900}), now_ms=NOW * 1000)
+    after = changes[-1].after
+    assert set(after.lots) == {"keep"}
+    assert after.owed_back["r"].amount == 600  # more may come back into it later
+
+
+def test_a_write_that_takes_only_some_of_what_is_owed_keeps_the_wallet_due_now() -> None:
+    # Given more lots owing free credit than one expiry write may settle
+    lots = {f"l{n}": lot(f"l{n}", 10) for n in range(3)}
+    wallet = owing(lots, dict.fromkeys(lots, 10))
+    # When the limit stops it after two, the wallet stays due at once for the rest
+    changes = take_owed_back(wallet, now_ms=NOW * 1000, limit=2)
+    assert len(changes) == 2
+    assert changes[-1].after.due_at() == 0
+    assert owing(lots, {}).due_at() is None
+
+
+def test_the_expiry_job_takes_back_what_a_lapsed_hold_frees_before_anything_expires() -> None:
+    # Given a reward owed to a cancelled order, expired and all held by a hold past its time
+    hold = Hold("chk", 400, (("r", 400),), NOW - 1, "f", 0)
+    wallet = owing({"r": lot("r", 400, NOW - 10, held=400)}, {"r": 400}, {"chk": hold})
+    # When the job settles the wallet
+    work = settle_due(wallet, now=NOW)
+    # Then the hold goes and the credit goes back to the order (not as an expiry)
+    assert [(e.type, e.amount, e.order_id) for e in work.entries] == [("debit", -400, "ord_r")]
+    assert work.after.balance == 0 and work.after.holds == {}

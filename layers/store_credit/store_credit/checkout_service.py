@@ -24,7 +24,7 @@ from store_credit.models import ApplyRequest, CartIn, Settings
 from store_credit.money import exponent, money_json, parse_minor
 from store_credit.observability import logger
 from store_credit.orders import SpentLot, snapshot_allocations
-from store_credit.wallet import Wallet, email_unlocks, place_hold, release_hold, spend_allocations
+from store_credit.wallet import Wallet, email_unlocks, place_hold, release_hold, spend_allocations, take_owed_back
 from store_credit.wallet_service import settings_of
 
 # The wallet keeps 64 bits of the request's fingerprint per hold, enough to spot a replay
@@ -151,8 +151,12 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
         now_ms = time.time_ns() // 1_000_000
         now = now_ms // 1000
         freed = release_hold(wallet, request.checkout_id)  # this checkout's own hold is being replaced
+        # Credit that hold freed which an order is owed (it was cancelled while this checkout
+        # held its reward) goes back first: it is not the buyer's to spend again.
+        owed = take_owed_back(freed, now_ms=now_ms)
+        entries = [change.entry for change in owed]
+        freed = owed[-1].after if owed else freed
         result = quote(cart, credit_rules(settings, currency), credit_sources(freed, now), requested)
-        entry = None
         hold_expires_at = None
         captured_lots: tuple[SpentLot, ...] = ()
         if request.capture and result.applied > 0:
@@ -167,11 +171,12 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
                 entry_type="capture",
                 order_id=request.checkout_id,
             )
-            after, entry, state = change.after, change.entry, "captured"
+            after, state = change.after, "captured"
+            entries.append(change.entry)
         else:
             hold_expires_at = now + settings.hold_ttl_minutes * 60 if result.applied > 0 else None
             after = place_hold(
-                wallet,
+                freed,
                 checkout_id=request.checkout_id,
                 allocations=result.allocations,
                 expires_at=hold_expires_at or now,
@@ -204,7 +209,7 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
                 wallet_store.load_hold_record(caller.merchant_id, request.checkout_id), hold_record
             )
             return ApiResult(200, body)
-        wallet_store.commit_hold(wallet, after, hold_record, entry)
+        wallet_store.commit_hold(wallet, after, hold_record, entries)
         return ApiResult(200, body)
 
     return guarded_write(attempt, lambda: None, fingerprint)
@@ -255,6 +260,8 @@ def release(caller: Caller, checkout_id: str) -> ApiResult:
             body = _release_json(checkout_id, record.state, 0, wallet, currency=record.currency, now_ms=now_ms)
             return ApiResult(200, body)
         after = release_hold(wallet, checkout_id)
+        owed = take_owed_back(after, now_ms=now_ms)  # freed credit an order is owed goes back
+        after = owed[-1].after if owed else after
         body = _release_json(checkout_id, "released", hold.amount, after, currency=record.currency, now_ms=now_ms)
         wallet_store.commit_hold(
             wallet,
@@ -271,6 +278,7 @@ def release(caller: Caller, checkout_id: str) -> ApiResult:
                 expires_at=None,
                 updated_ms=now_ms,
             ),
+            [change.entry for change in owed],
         )
         return ApiResult(200, body)
 

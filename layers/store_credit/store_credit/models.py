@@ -541,7 +541,9 @@ class OrderEventOut(ApiModel):
             description=(
                 "Credit the order had given (products, rewards) that this event took back: all of it on a"
                 " cancel or a refund in full, the refunded share of rewards that scale with the order's"
-                " total on a partial refund; only what is still unspent."
+                " total on a partial refund; only what is unspent now. What was spent or held is owed:"
+                " it is taken as soon as it comes back into its lot (a checkout releases it, or the"
+                " order that spent it is cancelled), and counted then in that event's taken_back."
             )
         ),
     ]

@@ -38,7 +38,7 @@ from store_credit.orders import (
     snapshot_allocations,
     take_back,
 )
-from store_credit.wallet import Wallet, issue_credit, release_hold, spend_allocations
+from store_credit.wallet import Wallet, WalletChange, issue_credit, release_hold, spend_allocations, take_owed_back
 from store_credit.wallet_service import expiry_date_over, expiry_for, settings_of
 from store_credit.webhook_signatures import BadSignature, accepted_secrets, verify
 
@@ -134,6 +134,14 @@ class _Run:
         )
         self.issued.append({"customer_id": customer_id, "amount": amount, "kind": kind, "entry_id": entry.entry_id})
         return entry.lots[0][0]
+
+    def apply_all(self, edits: WalletEdits, changes: list[WalletChange]) -> None:
+        """Apply ``changes`` to one wallet; debits among them are credit taken back (this
+        order's, or an earlier order's that was owed and came back into its lot now)."""
+        for change in changes:
+            edits.apply(change)
+            if change.entry.type == "debit":
+                self.taken_back -= change.entry.amount
 
     def ignore(self, detail: str) -> None:
         self.outcome, self.detail = "ignored", detail
@@ -383,8 +391,7 @@ def _settle_returns(run: _Run, record: OrderRecord, reason: str = "Order refunde
         return record
     edits = run.wallet(record.holder)
     changes, record = return_credit(edits.after, record, due, reason=reason, actor=ACTOR, now_ms=run.now_ms)
-    for change in changes:
-        edits.apply(change)
+    run.apply_all(edits, changes)
     run.returned += due
     return record
 
@@ -407,6 +414,7 @@ def _cancelled(
             open_hold = edits.after.holds.get(hold.checkout_id)
             if open_hold is not None:
                 edits.after = release_hold(edits.after, hold.checkout_id)
+                run.apply_all(edits, take_owed_back(edits.after, now_ms=run.now_ms))
                 run.released = open_hold.amount
                 hold_write = replace(
                     hold, state="released", order_id=record.order_id, expires_at=None, updated_ms=run.now_ms
@@ -427,13 +435,14 @@ def _take_back_issued(run: _Run, record: OrderRecord, reason: str) -> OrderRecor
 
 
 def _take_back_one(run: _Run, credit: IssuedCredit, owed: int, reason: str, order_id: str) -> int:
+    """Take back ``owed``: what is unspent now, the rest as it comes back into its lot (so
+    all of it counts as taken: the order owes nothing more)."""
     edits = run.wallet(credit.customer_id)
-    change = take_back(edits.after, credit, owed, reason=reason, actor=ACTOR, now_ms=run.now_ms, order_id=order_id)
-    if change is None:
-        return 0  # already spent
-    edits.apply(change)
-    run.taken_back -= change.entry.amount
-    return -change.entry.amount
+    after, change = take_back(edits.after, credit, owed, reason=reason, now_ms=run.now_ms, order_id=order_id)
+    if change is not None:
+        run.apply_all(edits, [change])
+    edits.after = after
+    return owed
 
 
 def _refunded(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | None, total: int) -> OrderRecord:

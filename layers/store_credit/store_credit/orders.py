@@ -17,13 +17,17 @@ from store_credit.errors import InsufficientCredit, InvalidInput
 from store_credit.lots import Lot, Restrictions
 from store_credit.money import exponent
 from store_credit.wallet import (
+    TAKE_BACK_ACTOR,
     LedgerEntry,
+    OwedBack,
     Wallet,
     WalletChange,
     _by_source,
     change_lots,
     expire_lot,
+    owe_back,
     spend_allocations,
+    take_owed_back,
 )
 
 # Every event is one TransactWriteItems (≤ 100 items): the wallets, a ledger entry per credit
@@ -258,10 +262,12 @@ def return_credit(
         now_ms=now_ms,
         order_id=record.order_id,
     )
-    changes = [refund]
+    changes = [refund, *take_owed_back(refund.after, now_ms=now_ms)]  # credit an earlier order is owed
     now = now_ms // 1000
     for lot_id, _ in moves:
-        expiry = expire_lot(changes[-1].after, lot_id, now_ms) if lots[lot_id].is_expired(now) else None
+        if lot_id not in changes[-1].after.lots or not lots[lot_id].is_expired(now):
+            continue
+        expiry = expire_lot(changes[-1].after, lot_id, now_ms)
         if expiry is not None:
             changes.append(expiry)
     returned = replace(record, returned=record.returned + amount, spent_lots=tuple(spent_lots))
@@ -269,23 +275,28 @@ def return_credit(
 
 
 def take_back(
-    wallet: Wallet, issued: IssuedCredit, owed: int, *, reason: str, actor: str, now_ms: int, order_id: str
-) -> WalletChange | None:
-    """Take back up to ``owed`` of credit the order issued, as far as it is unspent (and not
-    held): credit already spent stays spent."""
+    wallet: Wallet, issued: IssuedCredit, owed: int, *, reason: str, now_ms: int, order_id: str
+) -> tuple[Wallet, WalletChange | None]:
+    """Take back ``owed`` of credit the order issued: now as far as it is unspent and not held,
+    the rest when it comes back into its lot (a hold released, an order that spent it cancelled).
+    Credit spent for good stays spent. The wallet after, and the debit taken now if any."""
     lot = wallet.lots.get(issued.lot_id)
     amount = min(owed, lot.remaining - lot.held) if lot is not None else 0
-    if amount <= 0:
-        return None
-    return spend_allocations(
-        wallet,
-        allocations=((issued.lot_id, amount),),
-        reason=reason,
-        actor=actor,
-        now_ms=now_ms,
-        entry_type="debit",
-        order_id=order_id,
-    )
+    change = None
+    if amount > 0:
+        change = spend_allocations(
+            wallet,
+            allocations=((issued.lot_id, amount),),
+            reason=reason,
+            actor=TAKE_BACK_ACTOR,
+            now_ms=now_ms,
+            entry_type="debit",
+            order_id=order_id,
+        )
+        wallet = change.after
+    if amount < owed:
+        wallet = owe_back(wallet, issued.lot_id, OwedBack(order_id, owed - amount, reason))
+    return wallet, change
 
 
 # --- earning rules -------------------------------------------------------------------------

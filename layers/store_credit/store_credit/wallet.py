@@ -66,6 +66,21 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class OwedBack:
+    """Credit an order gave from one lot and should have taken back when it was cancelled or
+    refunded, but could not: it was spent or held then. Should credit come back into that lot
+    (the order that spent it is cancelled, or the hold is released), it is taken at once."""
+
+    order_id: str
+    amount: int
+    reason: str
+
+
+# Who takes back credit owed by an order: the order webhook, also when it happens later.
+TAKE_BACK_ACTOR = "webhook:orders"
+
+
+@dataclass(frozen=True)
 class Wallet:
     merchant_id: str
     customer_id: str
@@ -79,6 +94,7 @@ class Wallet:
     # code holds no personal data (erasing the buyer needs nothing from it) and merchants'
     # digests of one email differ.
     email_lock: str | None = None
+    owed_back: dict[str, OwedBack] = field(default_factory=dict)  # by lot id
 
     @property
     def balance(self) -> int:
@@ -106,7 +122,13 @@ class Wallet:
             if not lot.expiring_notified:
                 moments.append(lot.expires_at - EXPIRING_NOTICE_SECONDS)
         moments += [hold.expires_at for hold in self.holds.values()]
+        if any(self._owes_now(lot_id) for lot_id in self.owed_back):
+            moments.append(0)  # freed credit an order is owed, left by a write that hit its limit
         return min(moments) if moments else None
+
+    def _owes_now(self, lot_id: str) -> bool:
+        lot = self.lots.get(lot_id)
+        return lot is not None and lot.remaining > lot.held
 
     def next_expiry(self, now: int) -> Lot | None:
         expiring = [lot for lot in self.lots.values() if lot.expires_at is not None and lot.spendable(now) > 0]
@@ -263,6 +285,44 @@ def debit(
     )
 
 
+def owe_back(wallet: Wallet, lot_id: str, owed: OwedBack) -> Wallet:
+    """Record that ``owed`` of a lot's credit goes back to the order that gave it as soon as
+    it is unspent (adds to what that order already owes from the lot)."""
+    before = wallet.owed_back.get(lot_id)
+    amount = owed.amount + (before.amount if before is not None else 0)
+    return replace(wallet, owed_back={**wallet.owed_back, lot_id: replace(owed, amount=amount)})
+
+
+def take_owed_back(wallet: Wallet, *, now_ms: int, limit: int | None = None) -> list[WalletChange]:
+    """Take what orders are owed from lots whose credit is free again (returned by a cancelled
+    order, released by a checkout): a debit per lot, for the order that gave it. Called after
+    every change that frees credit, so a lot that owes is never spendable."""
+    changes: list[WalletChange] = []
+    for lot_id in sorted(wallet.owed_back):
+        if limit is not None and len(changes) >= limit:
+            break  # the rest keeps the wallet due (``due_at``) for the expiry job's next run
+        current = changes[-1].after if changes else wallet
+        owed = current.owed_back[lot_id]
+        lot = current.lots.get(lot_id)
+        amount = min(owed.amount, lot.remaining - lot.held) if lot is not None else 0
+        if amount <= 0:
+            continue
+        change = spend_allocations(
+            current,
+            allocations=((lot_id, amount),),
+            reason=owed.reason,
+            actor=TAKE_BACK_ACTOR,
+            now_ms=now_ms,
+            entry_type="debit",
+            order_id=owed.order_id,
+        )
+        rest = {k: v for k, v in change.after.owed_back.items() if k != lot_id}
+        if amount < owed.amount:
+            rest[lot_id] = replace(owed, amount=owed.amount - amount)
+        changes.append(replace(change, after=replace(change.after, owed_back=rest)))
+    return changes
+
+
 def release_hold(wallet: Wallet, checkout_id: str) -> Wallet:
     """Give a checkout's reserved credit back to its lots (no ledger entry: no balance change)."""
     hold = wallet.holds.get(checkout_id)
@@ -393,14 +453,18 @@ def expire_lot(wallet: Wallet, lot_id: str, now_ms: int) -> WalletChange | None:
 
 
 def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTICE_SECONDS) -> DueWork:
-    """Release holds past their time, expire lots past theirs (one ledger entry a lot; credit a
-    live hold still reserves expires when that hold goes), and mark lots owed an 'expiring' notice."""
+    """Release holds past their time (taking back freed credit an order is owed), expire lots
+    past theirs (one ledger entry a lot; credit a live hold still reserves expires when that hold
+    goes), and mark lots owed an 'expiring' notice."""
     current = wallet
     lapsed = sorted((h for h in wallet.holds.values() if h.expires_at <= now), key=lambda h: h.expires_at)
     released = tuple(lapsed[:MAX_SETTLED_PER_WRITE])
     for hold in released:
         current = release_hold(current, hold.checkout_id)
     entries: list[LedgerEntry] = []
+    for taken in take_owed_back(current, now_ms=now * 1000, limit=MAX_SETTLED_PER_WRITE):
+        current = taken.after  # freed credit an order is owed goes back first
+        entries.append(taken.entry)
     notices: list[ExpiringNotice] = []
     for lot in sorted(current.lots.values(), key=lambda lot: (lot.expires_at or 0, lot.lot_id)):
         if lot.expires_at is None:

@@ -25,7 +25,7 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +49,7 @@ from store_credit.orders import (
     WalletEdits,
 )
 from store_credit.renewal import RenewalPlan
-from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, Wallet, WalletChange, email_lock
+from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, OwedBack, Wallet, WalletChange, email_lock
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -208,6 +208,13 @@ def wallet_to_item(wallet: Wallet, *, room: int | None = None) -> dict[str, Any]
         item["email_lock"] = {"S": wallet.email_lock}
     if wallet.holds:
         item["holds"] = {"M": {checkout_id: _hold_to_item(h) for checkout_id, h in wallet.holds.items()}}
+    if wallet.owed_back:
+        item["owed_back"] = {
+            "M": {
+                lot_id: {"M": {"o": {"S": owed.order_id}, "a": _n(owed.amount), "r": {"S": owed.reason}}}
+                for lot_id, owed in wallet.owed_back.items()
+            }
+        }
     due_at = wallet.due_at()
     if due_at is not None:
         item["due_shard"] = {"S": due_shard(key["PK"]["S"])}
@@ -263,6 +270,10 @@ def wallet_from_item(item: dict[str, Any]) -> Wallet:
         lots={lot_id: _lot_from_item(lot_id, raw) for lot_id, raw in item["lots"]["M"].items()},
         holds={cid: _hold_from_item(cid, raw) for cid, raw in item.get("holds", {}).get("M", {}).items()},
         email_lock=_email_lock_of(item),
+        owed_back={
+            lot_id: OwedBack(raw["M"]["o"]["S"], int(raw["M"]["a"]["N"]), raw["M"]["r"]["S"])
+            for lot_id, raw in item.get("owed_back", {}).get("M", {}).items()
+        },
     )
 
 
@@ -812,9 +823,10 @@ def load_hold_record(merchant_id: str, checkout_id: str) -> HoldRecord | None:
     return hold_record_from_item(item) if item else None
 
 
-def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entry: LedgerEntry | None = None) -> None:
+def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entries: Sequence[LedgerEntry] = ()) -> None:
     """One transaction: the wallet (conditioned on the version read), the checkout's hold item
-    (only ever for the same customer and currency), and the ledger entry when credit is spent.
+    (only ever for the same customer and currency), and the ledger entries when credit is spent
+    (captured, or taken back for an order it was owed to).
     Raises ``WriteConflict`` (wallet moved: retry) or ``CheckoutConflict``."""
     items: list[dict[str, Any]] = [
         _wallet_put(before, after),
@@ -836,8 +848,7 @@ def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entry: Ledger
             }
         },
     ]
-    if entry is not None:
-        items.append(_ledger_put(after, entry))
+    items += [_ledger_put(after, entry) for entry in entries]
 
     def on_cancel(reasons: list[dict[str, Any]]) -> None:
         reason = reasons[1] if len(reasons) > 1 else {}
