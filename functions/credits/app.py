@@ -7,11 +7,19 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from store_credit import wallet_service
 from store_credit.http_problems import caller, json_result, new_resolver, resolve
 from store_credit.idempotency import fingerprint, require_key
-from store_credit.models import DebitRequest, IssueCreditRequest, TransactionPage, WalletChangeOut, WalletOut
+from store_credit.models import (
+    DebitRequest,
+    IssueCreditRequest,
+    PlainDigits,
+    TransactionPage,
+    WalletChangeOut,
+    WalletOut,
+)
 from store_credit.observability import logger, metrics
 
 app = new_resolver()
@@ -54,7 +62,7 @@ def show_wallet(customer_id: CustomerId, currency: Annotated[str, Query(pattern=
 @app.get("/v1/customers/<customer_id>/transactions")
 def list_transactions(
     customer_id: CustomerId,
-    limit: Annotated[int | None, Query(ge=1, le=100)] = None,
+    limit: Annotated[int | None, Query(), Field(ge=1, le=100), PlainDigits] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> TransactionPage:
     page = wallet_service.list_transactions(caller(app, "credits:read"), customer_id, limit, cursor)

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from store_credit import imports_service
 from store_credit.http_problems import caller, json_result, new_resolver
 from store_credit.idempotency import require_key
-from store_credit.models import ImportAccepted, ImportStatus, import_request_body
+from store_credit.models import ImportAccepted, ImportStatus, PlainDigits, import_request_body
 from store_credit.observability import logger, metrics
 
 app = new_resolver()
@@ -45,7 +46,9 @@ def start_import(idempotency_key: IdempotencyKey = None) -> Response[ImportAccep
 @app.get("/v1/imports/<import_id>")
 def show_import(
     import_id: Annotated[str, Path(max_length=64)],
-    limit: Annotated[int | None, Query(ge=1, le=1000, description="Failed rows per page (default 100)")] = None,
+    limit: Annotated[
+        int | None, Query(description="Failed rows per page (default 100)"), Field(ge=1, le=1000), PlainDigits
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=16)] = None,
 ) -> ImportStatus:
     return ImportStatus.model_validate(imports_service.show_import(caller(app, "imports"), import_id, limit, cursor))

@@ -96,13 +96,25 @@ def test_debit_refuses_bad_input_and_writes_nothing(api: Api, case: str, body: A
         ("/v1/customers/cus_1/transactions?limit=0", "limit"),
         ("/v1/customers/cus_1/transactions?limit=101", "limit"),
         ("/v1/customers/cus_1/transactions?limit=ten", "limit"),
+        # A query integer is plain ASCII digits: Python's int() (and pydantic's lax mode) would
+        # also read 5_0 as 50, +5 and " 5" as 5, 5.0 as 5.
+        ("/v1/customers/cus_1/transactions?limit=5_0", "limit"),
+        ("/v1/customers/cus_1/transactions?limit=%2B5", "limit"),
+        ("/v1/customers/cus_1/transactions?limit=%205", "limit"),
+        ("/v1/customers/cus_1/transactions?limit=5%20", "limit"),
+        ("/v1/customers/cus_1/transactions?limit=5.0", "limit"),
+        ("/v1/customers/cus_1/transactions?limit=-0", "limit"),
+        ("/v1/customers/cus_1/transactions?limit=", "limit"),
+        ("/v1/imports/imp_01M81V89044R6ZT55DXVTPK6JT?limit=1_0", "limit"),
         ("/v1/customers/bad%23id/wallet?currency=USD", "customer_id"),
         ("/v1/reports/liability?currency=USD&from=20260101", "from"),
         ("/v1/reports/liability?currency=USD&to=2026-W01", "to"),
     ],
 )
 def test_reads_refuse_bad_parameters(api: Api, url: str, field: str) -> None:
+    # Given a merchant's key; When a read carries a malformed parameter
     response = api.get(url)
+    # Then it is a 422 problem naming that parameter
     assert response.status == 422, response.body
     assert response.json()["errors"][0]["field"] == field
 

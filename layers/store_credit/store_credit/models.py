@@ -122,6 +122,19 @@ def _iso_day_text(value: object) -> object:
     raise ValueError("must be a date YYYY-MM-DD")
 
 
+# A query integer is plain ASCII digits: pydantic's lax parsing, like ``int()``, would also
+# read "5_0" as 50, "+5" or " 5" as 5, and "5.0" as 5. Goes after ``Query()`` and a ``Field``
+# with the bounds (``Query(ge=...)`` beside it would drop the bounds from the OpenAPI).
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _plain_digits(value: object) -> object:
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return value
+    raise ValueError("must be a whole number written in digits 0-9 only")
+
+
+PlainDigits = BeforeValidator(_plain_digits)
 Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant_text), AfterValidator(_showable_instant)]
 Day = Annotated[date, BeforeValidator(_iso_day_text), AfterValidator(_showable_day)]
 
