@@ -66,3 +66,25 @@ def test_handlers_stay_thin() -> None:
             line for line in path.read_text().splitlines() if line.strip() and not line.strip().startswith("#")
         ]
         assert len(code_lines) <= 70, f"{path.parent.name}: {len(code_lines)} lines; move logic into the layer"
+
+
+def _decorator_name(node: ast.expr) -> str:
+    target = node.func if isinstance(node, ast.Call) else node
+    return ast.unparse(target)
+
+
+def test_every_api_route_declares_its_scope_below_the_route() -> None:
+    # Given every route of the HTTP handlers (the order webhook has no API key: its signature is
+    # checked in the function)
+    for path in (ROOT / "functions").glob("*/app.py"):
+        if path.parent.name == "order_webhook":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            names = [_decorator_name(d) for d in node.decorator_list]
+            if not any(name.startswith("app.") for name in names):
+                continue
+            # Then @requires comes right after the route decorator, so that the scope is checked
+            # before Powertools validates the request (http_problems.requires)
+            assert names[-1] == "requires", f"{path.parent.name}.{node.name}: {names}"

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import checkout_service, codes_service
-from store_credit.http_problems import caller, json_result, new_resolver, resolve
+from store_credit.http_problems import caller, json_result, new_resolver, requires, resolve
 from store_credit.idempotency import fingerprint, require_key
 from store_credit.models import ApplyRequest, CheckoutOut, CodeOut, CodesOut, CreateCodesRequest, ReleaseOut
 from store_credit.observability import logger, metrics
@@ -26,32 +26,36 @@ IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", descripti
         200: {"description": "The quote, with its hold", "content": {"application/json": {"model": CheckoutOut}}}
     },
 )
+@requires("checkout")
 def apply_credit(body: ApplyRequest) -> Response[CheckoutOut]:
     # The checkout id is the idempotency key: same request → same quote; changed cart → new hold.
     request_hash = fingerprint("apply_credit", {}, app.current_event.json_body)
-    return json_result(checkout_service.apply(caller(app, "checkout"), body, request_hash))
+    return json_result(checkout_service.apply(caller(app), body, request_hash))
 
 
 @app.delete(
     "/v1/checkout/<checkout_id>",
     responses={200: {"description": "Hold released", "content": {"application/json": {"model": ReleaseOut}}}},
 )
+@requires("checkout")
 def release_hold(checkout_id: CheckoutId) -> Response[ReleaseOut]:
-    return json_result(checkout_service.release(caller(app, "checkout"), checkout_id))
+    return json_result(checkout_service.release(caller(app), checkout_id))
 
 
 @app.post(
     "/v1/codes", responses={201: {"description": "Codes created", "content": {"application/json": {"model": CodesOut}}}}
 )
+@requires("credits:write")
 def create_codes(body: CreateCodesRequest, idempotency_key: IdempotencyKey = None) -> Response[CodesOut]:
     key = require_key(idempotency_key)
     request_hash = fingerprint("create_codes", {}, app.current_event.json_body)
-    return json_result(codes_service.create_codes(caller(app, "credits:write"), body, key, request_hash))
+    return json_result(codes_service.create_codes(caller(app), body, key, request_hash))
 
 
 @app.get("/v1/codes/<code>")
+@requires("credits:read")
 def show_code(code: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{16,48}$")]) -> CodeOut:
-    return CodeOut.model_validate(codes_service.show_code(caller(app, "credits:read"), code))
+    return CodeOut.model_validate(codes_service.show_code(caller(app), code))
 
 
 @logger.inject_lambda_context(clear_state=True)

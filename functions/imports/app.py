@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
 from store_credit import imports_service
-from store_credit.http_problems import caller, json_result, new_resolver
+from store_credit.http_problems import caller, json_result, new_resolver, requires
 from store_credit.idempotency import require_key
 from store_credit.models import ImportAccepted, ImportStatus, PlainDigits, import_request_body
 from store_credit.observability import logger, metrics
@@ -29,11 +29,12 @@ IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", descripti
     ),
     responses={202: {"description": "Queued", "content": {"application/json": {"model": ImportAccepted}}}},
 )
+@requires("imports")
 def start_import(idempotency_key: IdempotencyKey = None) -> Response[ImportAccepted]:
     key = require_key(idempotency_key)
     event = app.current_event
     result = imports_service.start_import(
-        caller(app, "imports"),
+        caller(app),
         body=event.body,
         base64_encoded=event.is_base64_encoded,
         content_type=event.headers.get("content-type"),
@@ -44,6 +45,7 @@ def start_import(idempotency_key: IdempotencyKey = None) -> Response[ImportAccep
 
 
 @app.get("/v1/imports/<import_id>")
+@requires("imports")
 def show_import(
     import_id: Annotated[str, Path(max_length=64)],
     limit: Annotated[
@@ -51,7 +53,7 @@ def show_import(
     ] = None,
     cursor: Annotated[str | None, Query(max_length=16)] = None,
 ) -> ImportStatus:
-    return ImportStatus.model_validate(imports_service.show_import(caller(app, "imports"), import_id, limit, cursor))
+    return ImportStatus.model_validate(imports_service.show_import(caller(app), import_id, limit, cursor))
 
 
 def openapi_request_bodies() -> dict[tuple[str, str], dict[str, Any]]:

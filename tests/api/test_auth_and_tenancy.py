@@ -70,6 +70,48 @@ def test_a_key_without_the_routes_scope_is_403_problem(
     assert response.json()["type"].endswith("forbidden")
 
 
+# Every HTTP route with a request its validation can refuse: a body that breaks its model, a
+# query or path parameter out of pattern, a missing Idempotency-Key.
+INVALID_REQUESTS = [
+    ("POST", "/v1/customers/cus_1/credits", "credits:write", {"amount": 1.5}, "auto"),
+    ("POST", "/v1/customers/cus_1/debits", "credits:write", {"amount": 1.5}, "auto"),
+    ("POST", "/v1/customers/cus_1/credits", "credits:write", BODY, None),
+    ("POST", "/v1/customers/bad%23id/credits", "credits:write", BODY, "auto"),
+    ("GET", "/v1/customers/cus_1/wallet?currency=usd", "credits:read", None, None),
+    ("GET", "/v1/customers/cus_1/transactions?limit=0", "credits:read", None, None),
+    ("PUT", "/v1/settings", "settings", {"timezone": 7}, "auto"),
+    ("POST", "/v1/checkout/apply", "checkout", {"checkout_id": "chk_1"}, None),
+    ("DELETE", "/v1/checkout/bad%23id", "checkout", None, None),
+    ("POST", "/v1/codes", "credits:write", {"amount": "5"}, "auto"),
+    ("GET", "/v1/codes/short", "credits:read", None, None),
+    ("PUT", "/v1/customers/cus_1/renewal", "credits:write", {"mode": "nope"}, "auto"),
+    ("DELETE", "/v1/customers/cus_1/renewal?currency=usd", "credits:write", None, None),
+    ("POST", "/v1/imports", "imports", "not,a,csv", None),
+    ("GET", "/v1/imports/imp_1?limit=0", "imports", None, None),
+    ("GET", "/v1/customers/bad%23id/export", "credits:read", None, None),
+    ("GET", "/v1/reports/liability?currency=usd", "credits:read", None, None),
+]
+
+
+@pytest.mark.parametrize("case", INVALID_REQUESTS, ids=lambda case: f"{case[0]} {case[1]}")
+def test_a_key_without_the_routes_scope_learns_nothing_of_its_validation(
+    gateway: object, aws: None, case: tuple[str, str, str, object, str | None]
+) -> None:
+    from store_credit.auth import SCOPES
+
+    method, url, scope, body, key = case
+
+    # Given a key with every scope but the route's, and a request the route would refuse as invalid
+    limited = make_merchant("limited", scopes=tuple(s for s in SCOPES if s != scope))
+    full = make_merchant("full")
+    assert Api(gateway, full.api_key).write(method, url, body, key=key).status in (400, 422)
+    # When the limited key sends it
+    response = Api(gateway, limited.api_key).write(method, url, body, key=key)
+    # Then it is the 403 of the missing scope, not the 400/422 that would describe the route's rules
+    assert response.status == 403, response.body
+    assert response.json()["type"].endswith("forbidden")
+
+
 def test_another_merchants_customer_is_simply_not_found(gateway: object, api: Api, merchant: Merchant) -> None:
     # Given merchant A's customer with credit
     api.issue("cus_1", "10.00")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
+from aws_lambda_powertools.event_handler.types import EventHandlerInstance
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from store_credit.auth import Caller
+from store_credit.auth import SCOPES, Caller
 from store_credit.errors import NOT_JSON, DomainError, FieldError, field_errors
 from store_credit.idempotency import ApiResult
 from store_credit.observability import logger
@@ -38,10 +43,50 @@ def json_result(result: ApiResult) -> Response:
     return Response(status_code=result.status, content_type="application/json", body=result.body, headers=headers)
 
 
-def caller(app: APIGatewayHttpResolver, scope: str) -> Caller:
-    """The merchant and scopes the Lambda authorizer attached; the route's scope is checked here."""
-    context = app.current_event.request_context.authorizer.get_lambda
-    return Caller.from_authorizer_context(context).require(scope)
+F = TypeVar("F", bound=Callable[..., Any])
+_SCOPE = "required_scope"
+
+
+def requires(scope: str) -> Callable[[F], F]:
+    """Marks a route with the scope its API key must carry. The scope is checked before the
+    request is validated (``_ScopeThenValidate``): a key that may not use a route learns nothing
+    of its rules, a body that breaks them is its ``403`` too, not a ``422``."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def mark(route: F) -> F:
+        setattr(route, _SCOPE, scope)
+        return route
+
+    return mark
+
+
+def caller(app: APIGatewayHttpResolver) -> Caller:
+    """The merchant and scopes the Lambda authorizer attached, already checked against the scope
+    the route declared with ``requires``. A route that declared none has no caller: a 500, never
+    an unchecked key."""
+    checked = app.context.get("caller")
+    if not isinstance(checked, Caller):
+        raise RuntimeError("this route declares no scope (@requires)")
+    return checked
+
+
+def _authorized(app: EventHandlerInstance, scope: str) -> Caller:
+    event = cast(APIGatewayProxyEventV2, app.current_event)
+    return Caller.from_authorizer_context(event.request_context.authorizer.get_lambda).require(scope)
+
+
+class _ScopeThenValidate(OpenAPIRequestValidationMiddleware):
+    """Powertools validates the request before any middleware of ours runs, so the scope check
+    takes the place of its request validation and runs it afterwards. A ``DomainError`` raised
+    here (401, 403) goes through the resolver's exception handlers like any other."""
+
+    def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response:
+        route = app.context.get("_route")
+        scope = getattr(getattr(route, "func", None), _SCOPE, None)
+        if scope is not None:
+            app.append_context(caller=_authorized(app, scope))
+        return super().handler(app, next_middleware)
 
 
 def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -85,6 +130,11 @@ def _json_parser_accepts(event: dict[str, Any]) -> bool:
 def new_resolver() -> APIGatewayHttpResolver:
     # A response that fails its schema is our bug, never the caller's: 500, not 422.
     app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+    # Authorization before validation (see ``requires``). Powertools keeps the request
+    # validation middleware it puts first in every route's stack here.
+    if not isinstance(getattr(app, "_request_validation_middleware", None), OpenAPIRequestValidationMiddleware):
+        raise RuntimeError("Powertools no longer keeps _request_validation_middleware: scopes would run late")
+    app._request_validation_middleware = _ScopeThenValidate()
 
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response:
