@@ -254,3 +254,15 @@ def test_every_dead_letter_queue_has_an_alarm(cloudformation: dict[str, Any]) ->
         for dimension in alarm["Properties"]["Dimensions"]
     }
     assert dead_letters and dead_letters <= watched, dead_letters - watched
+
+
+def test_the_stream_consumer_has_time_for_a_whole_batch() -> None:
+    # Given the ledger stream consumer, which per record writes the liability counters and
+    # publishes one event (two or three calls, each retried by botocore when throttled)
+    function = template.resources("AWS::Serverless::Function")["LedgerEventsFunction"]["Properties"]
+    batch = function["Events"]["LedgerStream"]["Properties"]["BatchSize"]
+    # Then it does not inherit the global 10 s: a timed-out batch is retried whole and publishes
+    # its events again, so it gets at least 0.5 s a record, and stays well under a minute and a half
+    # so that a stuck batch is retried (and bisected) soon
+    assert "Timeout" in function
+    assert batch * 0.5 <= function["Timeout"] <= 90
