@@ -266,3 +266,23 @@ def test_the_stream_consumer_has_time_for_a_whole_batch() -> None:
     # so that a stuck batch is retried (and bisected) soon
     assert "Timeout" in function
     assert batch * 0.5 <= function["Timeout"] <= 90
+
+
+def test_no_function_may_read_an_index_it_does_not_query() -> None:
+    # Given each function's DynamoDB grants, and the indexes its code queries by name
+    functions = template.resources("AWS::Serverless::Function")
+    queried = {
+        "ExpiryFunction": {"DueIndex"},
+        "RenewalFunction": {"DueIndex"},
+        "ImportConsumerFunction": {"ByEmail", "ByPhone"},
+    }
+    for name, function in functions.items():
+        granted = set()
+        for policy in function["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                resources = (
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
+                granted |= {str(r.get("Fn::Sub", "")).rsplit("/index/", 1)[1] for r in resources if "/index/" in str(r)}
+        # Then it is granted exactly those indexes, by name (never index/*)
+        assert granted == queried.get(name, set()), name
