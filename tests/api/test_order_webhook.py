@@ -643,6 +643,41 @@ def test_a_partial_refund_owes_back_only_the_rewards_refunded_share(
     consistent(merchant)
 
 
+def test_a_write_that_only_records_credit_owed_moves_the_wallets_version_on(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    from store_credit import wallet_store
+
+    # Given a card order that earned 10.00, all of it spent on a second order
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00"))
+    apply(api, "10.00", checkout_id="chk_2")
+    hook.send("order.paid", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    # When 5.00 of goodwill is issued and, after it read the wallet but before it writes, the first
+    # order is cancelled (the reward is spent: the cancel only records that it is owed)
+    events = wallet_store.dynamodb().meta.events
+    raced: list[int] = []
+
+    def cancel_first(**_: Any) -> None:
+        if not raced:
+            raced.append(1)
+            cancelled = hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
+            assert cancelled.status == 200, cancelled.json()
+
+    events.register("before-call.dynamodb.TransactWriteItems", cancel_first, unique_id="race-owed")
+    try:
+        assert api.issue("ann", "5.00").status == 201
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="race-owed")
+    # and then the second order is cancelled
+    hook.send("order.cancelled", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    # Then the issue met the cancel's write and read again: the reward that came back is taken
+    # for the first order, not left in the wallet (the issue's write must not erase the debt)
+    assert raced == [1]
+    assert balances(api) == ("5.00", "5.00", "0.00")
+    consistent(merchant)
+
+
 def test_a_partial_refund_takes_back_its_share_of_the_order_reward_once(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:

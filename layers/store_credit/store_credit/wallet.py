@@ -287,10 +287,12 @@ def debit(
 
 def owe_back(wallet: Wallet, lot_id: str, owed: OwedBack) -> Wallet:
     """Record that ``owed`` of a lot's credit goes back to the order that gave it as soon as
-    it is unspent (adds to what that order already owes from the lot)."""
+    it is unspent (adds to what that order already owes from the lot). A change of its own: the
+    version moves on, so a writer that read the wallet before cannot put it back without it."""
     before = wallet.owed_back.get(lot_id)
     amount = owed.amount + (before.amount if before is not None else 0)
-    return replace(wallet, owed_back={**wallet.owed_back, lot_id: replace(owed, amount=amount)})
+    owed_back = {**wallet.owed_back, lot_id: replace(owed, amount=amount)}
+    return replace(wallet, version=wallet.version + 1, owed_back=owed_back)
 
 
 def take_owed_back(wallet: Wallet, *, now_ms: int, limit: int | None = None) -> list[WalletChange]:
