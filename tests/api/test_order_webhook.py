@@ -678,6 +678,57 @@ def test_a_write_that_only_records_credit_owed_moves_the_wallets_version_on(
     consistent(merchant)
 
 
+def test_credit_owed_by_many_lots_goes_back_in_one_write_when_it_returns(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given 10.00 of goodwill and three orders that each bought 40 units of 1.00 of store credit
+    api.issue("ann", "10.00")
+    units = [{"id": "gc", "quantity": 40, "unit_price": "1.00", "store_credit_product": True}]
+    for n in range(1, 4):
+        bought = order(id=f"ord_p{n}", checkout_id=None, total="40.00", items=units)
+        assert hook.send("order.paid", bought).status == 200
+    # and an order paid with all 130.00 of it (120 lots)
+    cart = {"currency": "USD", "items": [{"id": "line1", "quantity": 1, "unit_price": "200.00"}]}
+    applied = api.post("/v1/checkout/apply", {"checkout_id": "chk_9", "customer_id": "ann", "cart": cart}, key=None)
+    assert money(applied, "applied") == "130.00"
+    big = order(id="ord_9", checkout_id="chk_9", total="70.00")
+    assert money(hook.send("order.paid", big), "captured") == "130.00"
+    # When the three orders are cancelled (their credit is spent: all of it is owed)
+    for n in range(1, 4):
+        hook.send("order.cancelled", order(id=f"ord_p{n}", checkout_id=None, total="40.00", items=units))
+    # and then the order that spent it is cancelled (delivered three times)
+    cancelled = send_thrice(hook, "order.cancelled", big, "evt_c9")
+    # Then all 130.00 comes back, the 120.00 owed goes back to the three orders in the same
+    # write, and the buyer keeps exactly their goodwill
+    assert (money(cancelled, "returned"), money(cancelled, "taken_back")) == ("130.00", "120.00")
+    assert balances(api) == ("10.00", "10.00", "0.00")
+    assert sorted(entry for entry in ledger(api) if entry[0] == "debit") == [("debit", "-40.00")] * 3
+    consistent(merchant)
+
+
+def test_a_checkout_holding_many_owed_lots_is_released_in_one_write(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given three orders that each bought 40 units of 1.00 of store credit, all held by a checkout
+    units = [{"id": "gc", "quantity": 40, "unit_price": "1.00", "store_credit_product": True}]
+    for n in range(1, 4):
+        bought = order(id=f"ord_p{n}", checkout_id=None, total="40.00", items=units)
+        assert hook.send("order.paid", bought).status == 200
+    cart = {"currency": "USD", "items": [{"id": "line1", "quantity": 1, "unit_price": "200.00"}]}
+    applied = api.post("/v1/checkout/apply", {"checkout_id": "chk_9", "customer_id": "ann", "cart": cart}, key=None)
+    assert money(applied, "applied") == "120.00"
+    # and the three orders cancelled while it holds their credit
+    for n in range(1, 4):
+        hook.send("order.cancelled", order(id=f"ord_p{n}", checkout_id=None, total="40.00", items=units))
+    # When the checkout lets go of it
+    released = api.write("DELETE", "/v1/checkout/chk_9", None, key=None)
+    # Then the 120.00 goes back to the three orders in that write: one debit each
+    assert released.status == 200, released.body
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    assert [entry for entry in ledger(api) if entry[0] == "debit"] == [("debit", "-40.00")] * 3
+    consistent(merchant)
+
+
 def test_a_partial_refund_takes_back_its_share_of_the_order_reward_once(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:
