@@ -607,6 +607,27 @@ def test_a_reward_held_past_the_hold_time_goes_when_the_expiry_job_releases_it(
     consistent(merchant)
 
 
+def test_the_expiry_job_reports_credit_taken_for_an_order_apart_from_credit_expired(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    from tests.api.test_expiry_job import run_expiry
+
+    # Given a card order that earned 10.00, held by a checkout when the order is cancelled
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00"))
+    apply(api, "10.00", checkout_id="chk_2")
+    hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
+    # When the expiry job releases the hold after its time and takes the reward for the order
+    summary = run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=30))
+    # Then its summary says a hold was released and nothing expired: the 10.00 was taken back,
+    # a debit, not an expiry
+    assert (summary["holds_released"], summary["lots_expired"]) == (1, 0)
+    assert summary["expired"].get("USD", "0.00") == "0.00"
+    assert summary["taken_back"] == {"USD": "10.00"}
+    assert ledger(api)[-1] == ("debit", "-10.00")
+    consistent(merchant)
+
+
 def test_a_reward_captured_at_apply_goes_when_the_order_that_spent_it_is_cancelled_unpaid(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:
