@@ -782,6 +782,73 @@ def test_a_cancel_on_a_full_wallet_still_records_the_credit_it_is_owed(
     consistent(merchant)
 
 
+def test_a_referral_reward_spent_by_the_referrer_is_owed_in_the_referrers_wallet(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given Ann's first order paid Rita a referral of 5.00, which Rita spent on her own order
+    set_rules(api, {"type": "referral", "fixed": "5.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00", referrer_customer_id="rita"))
+    apply(api, "5.00", checkout_id="chk_r", customer="rita")
+    ritas = order(id="ord_r", customer_id="rita", checkout_id="chk_r", total="10.00")
+    hook.send("order.paid", ritas)
+    # When Ann's order is cancelled (the referral is spent: owed) and then Rita's (three times)
+    assert money(hook.send("order.cancelled", order(checkout_id=None, total="100.00")), "taken_back") == "0.00"
+    cancelled = send_thrice(hook, "order.cancelled", ritas, "evt_cr")
+    # Then the 5.00 comes back into the referral's lot and goes to Ann's order, once
+    assert (money(cancelled, "returned"), money(cancelled, "taken_back")) == ("5.00", "5.00")
+    assert balances(api, "rita") == ("0.00", "0.00", "0.00")
+    consistent(merchant, "rita")
+
+
+def test_credit_owed_from_a_lot_that_expired_meanwhile_is_taken_before_it_expires_again(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    from tests.api.test_expiry_job import run_expiry
+
+    # Given a reward of 10.00 expiring in 30 days, 4.00 of it spent on a second order and the
+    # rest expired
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00", "expires": {"days": 30}})
+    hook.send("order.paid", order(checkout_id=None, total="100.00"))
+    apply(api, "4.00", checkout_id="chk_2")
+    hook.send("order.paid", order(id="ord_2", checkout_id="chk_2", total="10.00"))
+    run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=31))
+    # When the first order is cancelled (all of the reward is owed) and then the second
+    hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
+    cancelled = hook.send("order.cancelled", order(id="ord_2", checkout_id="chk_2", total="10.00"))
+    # Then the 4.00 that comes back goes to the first order (a debit, not a second expiry), and a
+    # later run of the job finds nothing to do
+    assert (money(cancelled, "returned"), money(cancelled, "taken_back")) == ("4.00", "4.00")
+    assert ledger(api)[-2:] == [("refund", "4.00"), ("debit", "-4.00")]
+    assert run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=32))["wallets_changed"] == 0
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
+def test_owed_credit_is_taken_once_when_the_answer_of_the_write_that_frees_it_is_lost(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from tests.harness.faults import on_call
+
+    # Given 5.00 of goodwill and a card order's reward of 10.00, both held by a checkout when the
+    # order is cancelled
+    api.issue("ann", "5.00")
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
+    hook.send("order.paid", order(checkout_id=None, total="100.00"))
+    apply(api, "15.00", checkout_id="chk_2")
+    hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
+    # When the checkout is released but the answer is lost after the write, and the client retries
+    with on_call("TransactWriteItems", after=[ReadTimeoutError(endpoint_url="dynamodb")]):
+        api.write("DELETE", "/v1/checkout/chk_2", None, key=None)
+    retried = api.write("DELETE", "/v1/checkout/chk_2", None, key=None)
+    # Then the reward went back to the order once, and the goodwill is free
+    assert retried.status == 200
+    assert balances(api) == ("5.00", "5.00", "0.00")
+    assert [entry for entry in ledger(api) if entry[0] == "debit"] == [("debit", "-10.00")]
+    consistent(merchant)
+
+
 def test_a_partial_refund_takes_back_its_share_of_the_order_reward_once(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:
