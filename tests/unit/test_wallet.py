@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from store_credit.errors import InsufficientCredit
 from store_credit.lots import Lot, spend_lots
-from store_credit.wallet import Hold, OwedBack, Wallet, debit, issue_credit, settle_due, take_owed_back
+from store_credit.wallet import Hold, OwedBack, Wallet, debit, issue_credit, owe_back, settle_due, take_owed_back
 
 NOW = 1_800_000_000
 DAY = 86_400
@@ -222,3 +224,32 @@ def test_the_expiry_job_takes_back_what_a_lapsed_hold_frees_before_anything_expi
     # Then the hold goes and the credit goes back to the order (not as an expiry)
     assert [(e.type, e.amount, e.order_id) for e in work.entries] == [("debit", -400, "ord_r")]
     assert work.after.balance == 0 and work.after.holds == {}
+
+
+def test_lots_owed_to_one_order_go_back_in_one_debit() -> None:
+    # Given three lots one order gave (store-credit product units) and one another order gave
+    lots = {f"u{n}": lot(f"u{n}", 100) for n in range(3)} | {"r": lot("r", 50)}
+    wallet = replace(
+        owing(lots, {}),
+        owed_back={
+            **{f"u{n}": OwedBack("ord_units", 100, "Order cancelled") for n in range(3)},
+            "r": OwedBack("ord_reward", 50, "Order refunded"),
+        },
+    )
+    # When what is owed is taken
+    changes = take_owed_back(wallet, now_ms=NOW * 1000)
+    # Then each order gets one debit moving all of its lots
+    assert [(c.entry.order_id, c.entry.amount, len(c.entry.lots)) for c in changes] == [
+        ("ord_reward", -50, 1),
+        ("ord_units", -300, 3),
+    ]
+    assert changes[-1].after.balance == 0 and changes[-1].after.owed_back == {}
+
+
+def test_recording_credit_owed_is_a_write_of_its_own() -> None:
+    # Given a wallet read at version 3
+    wallet = owing({"keep": lot("keep", 50)}, {})
+    # When an order records that it is owed credit from a lot that is all spent
+    after = owe_back(wallet, "gone", OwedBack("ord_1", 100, "Order cancelled"))
+    # Then the version moves on: a writer that read version 3 cannot put the wallet back without it
+    assert after.version == 4 and after.owed_back["gone"].amount == 100

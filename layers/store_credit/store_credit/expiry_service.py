@@ -37,6 +37,7 @@ class ExpiryRun:
     wallets_changed: int = 0
     lots_expired: int = 0
     expired: dict[str, int] = field(default_factory=dict)  # currency → minor units
+    taken_back: dict[str, int] = field(default_factory=dict)  # owed to cancelled orders, by currency
     holds_released: int = 0
     notices: int = 0
     complete: bool = True
@@ -50,6 +51,7 @@ class ExpiryRun:
             "wallets_changed": self.wallets_changed,
             "lots_expired": self.lots_expired,
             "expired": {cur: money_json(v, cur)["amount"] for cur, v in sorted(self.expired.items())},
+            "taken_back": {cur: money_json(v, cur)["amount"] for cur, v in sorted(self.taken_back.items())},
             "holds_released": self.holds_released,
             "expiring_notices": self.notices,
             "complete": self.complete,
@@ -96,8 +98,13 @@ def settle_wallet(key: dict[str, Any], run: ExpiryRun) -> None:
             backoff(attempt)
             continue
         run.wallets_changed += 1
-        run.lots_expired += len(work.entries)
-        run.expired[wallet.currency] = run.expired.get(wallet.currency, 0) - sum(e.amount for e in work.entries)
+        # A lapsed hold may free credit a cancelled order is owed: taken back (a debit), not expired.
+        expired = [e for e in work.entries if e.type == "expiry"]
+        taken = [e for e in work.entries if e.type != "expiry"]
+        run.lots_expired += len(expired)
+        run.expired[wallet.currency] = run.expired.get(wallet.currency, 0) - sum(e.amount for e in expired)
+        if taken:
+            run.taken_back[wallet.currency] = run.taken_back.get(wallet.currency, 0) - sum(e.amount for e in taken)
         run.holds_released += len(work.released)
         run.notices += len(work.notices)
         return

@@ -287,39 +287,47 @@ def debit(
 
 def owe_back(wallet: Wallet, lot_id: str, owed: OwedBack) -> Wallet:
     """Record that ``owed`` of a lot's credit goes back to the order that gave it as soon as
-    it is unspent (adds to what that order already owes from the lot)."""
+    it is unspent (adds to what that order already owes from the lot). A change of its own: the
+    version moves on, so a writer that read the wallet before cannot put it back without it."""
     before = wallet.owed_back.get(lot_id)
     amount = owed.amount + (before.amount if before is not None else 0)
-    return replace(wallet, owed_back={**wallet.owed_back, lot_id: replace(owed, amount=amount)})
+    owed_back = {**wallet.owed_back, lot_id: replace(owed, amount=amount)}
+    return replace(wallet, version=wallet.version + 1, owed_back=owed_back)
 
 
 def take_owed_back(wallet: Wallet, *, now_ms: int, limit: int | None = None) -> list[WalletChange]:
     """Take what orders are owed from lots whose credit is free again (returned by a cancelled
-    order, released by a checkout): a debit per lot, for the order that gave it. Called after
-    every change that frees credit, so a lot that owes is never spendable."""
-    changes: list[WalletChange] = []
+    order, released by a checkout): one debit per order that gave such lots, moving all of them
+    (an order's store-credit products are a lot per unit: a debit a lot would not fit one write).
+    Called after every change that frees credit, so a lot that owes is never spendable."""
+    by_order: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for lot_id in sorted(wallet.owed_back):
+        owed = wallet.owed_back[lot_id]
+        lot = wallet.lots.get(lot_id)
+        amount = min(owed.amount, lot.remaining - lot.held) if lot is not None else 0
+        if amount > 0:
+            by_order.setdefault((owed.order_id, owed.reason), []).append((lot_id, amount))
+    changes: list[WalletChange] = []
+    current = wallet
+    for (order_id, reason), allocations in by_order.items():
         if limit is not None and len(changes) >= limit:
             break  # the rest keeps the wallet due (``due_at``) for the expiry job's next run
-        current = changes[-1].after if changes else wallet
-        owed = current.owed_back[lot_id]
-        lot = current.lots.get(lot_id)
-        amount = min(owed.amount, lot.remaining - lot.held) if lot is not None else 0
-        if amount <= 0:
-            continue
         change = spend_allocations(
             current,
-            allocations=((lot_id, amount),),
-            reason=owed.reason,
+            allocations=tuple(allocations),
+            reason=reason,
             actor=TAKE_BACK_ACTOR,
             now_ms=now_ms,
             entry_type="debit",
-            order_id=owed.order_id,
+            order_id=order_id,
         )
-        rest = {k: v for k, v in change.after.owed_back.items() if k != lot_id}
-        if amount < owed.amount:
-            rest[lot_id] = replace(owed, amount=owed.amount - amount)
-        changes.append(replace(change, after=replace(change.after, owed_back=rest)))
+        rest = dict(change.after.owed_back)
+        for lot_id, amount in allocations:
+            owed = rest.pop(lot_id)
+            if amount < owed.amount:
+                rest[lot_id] = replace(owed, amount=owed.amount - amount)
+        current = replace(change.after, owed_back=rest)
+        changes.append(replace(change, after=current))
     return changes
 
 
