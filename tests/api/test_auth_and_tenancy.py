@@ -8,6 +8,7 @@ import pytest
 
 from tests.harness.api_client import Api, Merchant, make_merchant
 from tests.harness.audit import all_items
+from tests.harness.gateway import HttpResponse
 
 ROUTES = [
     ("POST", "/v1/customers/cus_1/credits", "credits:write"),
@@ -185,3 +186,40 @@ def test_logs_carry_no_key_email_or_phone(api: Api, merchant: Merchant, caplog: 
     assert "request refused" in text and "api key refused" in text
     for secret in (merchant.api_key, "sk_test_wrong", "ann@example.com", "+886912345678"):
         assert secret not in text
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "refused"),
+    [
+        ("text/plain", "amount=1", 415),
+        ("application/x-www-form-urlencoded", "amount=1", 415),
+        (None, _nested(100_000), 400),
+    ],
+    ids=["text", "form", "json-too-deep"],
+)
+def test_a_key_without_the_routes_scope_gets_its_403_before_the_body_is_looked_at(
+    gateway: object, aws: None, content_type: str | None, body: str, refused: int
+) -> None:
+    # Given a key with every scope but settings, and a body the JSON routes refuse (not JSON,
+    # or JSON too deep to parse), as they do for a key with the scope
+    limited = make_merchant("limited", scopes=("credits:write", "credits:read", "checkout", "imports"))
+    full = make_merchant("full")
+
+    def send(api_key: str) -> HttpResponse:
+        headers = {"authorization": f"Bearer {api_key}", "idempotency-key": "k1"}
+        if content_type:
+            headers["content-type"] = content_type
+        return gateway.request("PUT", "/v1/settings", headers=headers, body=body)  # type: ignore[attr-defined,no-any-return]
+
+    answer = send(full.api_key)
+    assert answer.status == refused and answer.headers["content-type"] == "application/problem+json"
+    # When the limited key sends it to a settings route
+    response = send(limited.api_key)
+    # Then it is the 403 of the missing scope, not the 415/400 of the body
+    assert response.status == 403, response.body
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("forbidden")

@@ -45,6 +45,7 @@ def json_result(result: ApiResult) -> Response:
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SCOPE = "required_scope"
+_REFUSED_BODY = "_refused_body"
 
 
 def requires(scope: str) -> Callable[[F], F]:
@@ -86,25 +87,37 @@ class _ScopeThenValidate(OpenAPIRequestValidationMiddleware):
         scope = getattr(getattr(route, "func", None), _SCOPE, None)
         if scope is not None:
             app.append_context(caller=_authorized(app, scope))
+        refused = app.context.get(_REFUSED_BODY)
+        if isinstance(refused, Response):  # ``resolve``'s answer to a body it will not parse
+            return refused
         return super().handler(app, next_middleware)
 
 
 def resolve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """``app.resolve`` behind one guard: bodies are JSON. Anything else (a form, a multipart
-    upload without its boundary) is a clear 415 before Powertools tries to parse it, never a 500."""
+    upload without its boundary) is a clear 415 before Powertools tries to parse it, never a 500.
+    The refusal is answered after the route's scope is checked (``_ScopeThenValidate``): a key
+    without the scope gets its 403 whatever the body, as for any other rule of the request."""
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    refused: Response | None = None
     if event.get("body") and content_type != "application/json":
-        response = problem(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
-        return {"statusCode": 415, "headers": {"Content-Type": PROBLEM_JSON}, "body": response.body}
+        refused = problem(415, "unsupported-media-type", "Unsupported media type", "send the body as application/json")
+    elif event.get("body") and not _json_parser_accepts(event):
+        refused = problem(400, "malformed-json", "The body is not valid JSON", f"body: {NOT_JSON}", [NOT_JSON_BODY])
     if "content-type" in headers and content_type == "application/json":
         # Media types are case-insensitive (RFC 9110), but Powertools matches "application/json"
         # case-sensitively and answers anything else with its own 415, not problem+json.
         event = {**event, "headers": {**headers, "content-type": "application/json"}}
-    if event.get("body") and not _json_parser_accepts(event):
-        response = problem(400, "malformed-json", "The body is not valid JSON", f"body: {NOT_JSON}", [NOT_JSON_BODY])
-        return {"statusCode": 400, "headers": {"Content-Type": PROBLEM_JSON}, "body": response.body}
-    return app.resolve(event, context)
+    if refused is None:
+        return app.resolve(event, context)
+    # Powertools never sees the body it cannot parse; the context goes with this request (it
+    # clears it after every resolve, and so does this finally should resolve fail before that).
+    app.append_context(**{_REFUSED_BODY: refused})
+    try:
+        return app.resolve({**event, "body": None, "isBase64Encoded": False}, context)
+    finally:
+        app.clear_context()
 
 
 NOT_JSON_BODY = FieldError("body", NOT_JSON)
