@@ -223,3 +223,27 @@ def test_a_key_without_the_routes_scope_gets_its_403_before_the_body_is_looked_a
     assert response.status == 403, response.body
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"].endswith("forbidden")
+
+
+def test_concurrent_requests_of_two_merchants_each_run_as_their_own(gateway: object, api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Given merchants A and B, each with a customer "cus_1" and a balance of its own
+    rival = Api(gateway, make_merchant("rival").api_key)
+    assert api.issue("cus_1", "10.00").status == 201
+    assert rival.issue("cus_1", "2.00").status == 201
+    limited = Api(gateway, make_merchant("limited", scopes=("settings",)).api_key)
+
+    # When their reads, and those of a key without the read scope, run at once (the local
+    # gateway invokes concurrent requests on containers of their own, in threads)
+    def read(i: int) -> tuple[str, int, str | None]:
+        who, client = [("A", api), ("B", rival), ("limited", limited)][i % 3]
+        response = client.wallet("cus_1")
+        return who, response.status, (response.json().get("available") or {}).get("amount")
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(read, range(60)))
+
+    # Then each is answered as its own merchant, and the limited key never as anyone's
+    expected = {"A": (200, "10.00"), "B": (200, "2.00"), "limited": (403, None)}
+    assert all((status, amount) == expected[who] for who, status, amount in answers), answers
