@@ -543,15 +543,19 @@ def _ledger_put(wallet: Wallet, entry: LedgerEntry) -> dict[str, Any]:
 
 
 def _wallet_put(before: Wallet, after: Wallet, *, room: int | None = None) -> dict[str, Any]:
+    if after.version <= before.version:
+        # Written under the version it was read at, a writer that read the same version would
+        # still pass its condition and put its own copy over this one: a lost update.
+        raise RuntimeError(f"a wallet write must move its version on (read {before.version}, wrote {after.version})")
     item = wallet_to_item(after, room=room)
-    if before.version == 0:
-        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
-    else:
-        condition = {
-            "ConditionExpression": "version = :expected",
-            "ExpressionAttributeValues": {":expected": _n(before.version)},
-        }
-    return {"Put": {"TableName": table_name(), "Item": item, **condition}}
+    return {"Put": {"TableName": table_name(), "Item": item, **_version_condition(before)}}
+
+
+def _version_condition(read: Wallet) -> dict[str, Any]:
+    """The wallet is still as it was read: the same version, or still absent."""
+    if read.version == 0:
+        return {"ConditionExpression": "attribute_not_exists(PK)"}
+    return {"ConditionExpression": "version = :expected", "ExpressionAttributeValues": {":expected": _n(read.version)}}
 
 
 def _profile_update(merchant_id: str, customer_id: str, email: str | None, phone: str | None) -> dict[str, Any]:
@@ -1693,13 +1697,12 @@ def commit_import_row(
     if change is not None:
         items += [_wallet_put(change.before, change.after), _ledger_put(change.after, change.entry)]
     if refused_on is not None:
-        condition = _wallet_put(refused_on, refused_on)["Put"]
         items.append(
             {
                 "ConditionCheck": {
                     "TableName": table_name(),
                     "Key": wallet_key(refused_on.merchant_id, refused_on.customer_id, refused_on.currency),
-                    **{k: v for k, v in condition.items() if k in {"ConditionExpression", "ExpressionAttributeValues"}},
+                    **_version_condition(refused_on),
                 }
             }
         )
