@@ -3,6 +3,7 @@ that routes like template.yaml, and a demo merchant with an API key."""
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.harness.api_client import Api, Merchant, create_stack_resources, make_merchant, reset_clients
+from tests.harness.moto_memory import untrack_dynamodb_models
 
 __all__ = ["Api", "Merchant", "make_merchant"]
 
@@ -32,6 +34,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Never reach a real AWS account: fake credentials, and no endpoint left over from a shell.
     os.environ.update(TEST_ENV)
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    untrack_dynamodb_models()
+    # moto deep-copies a whole table per transaction: millions of short-lived objects, which
+    # Python's default threshold (700) has the cycle collector walk again and again. Measured on
+    # 30 order stories: 58 s at the default, 46 s at 20,000 (peak memory 184 -> 311 MB).
+    gc.set_threshold(20_000, 20, 20)
 
 
 @pytest.fixture
