@@ -750,15 +750,6 @@ def test_a_checkout_holding_many_owed_lots_is_released_in_one_write(
     consistent(merchant)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a cancel that can only record what it is owed grows the wallet; on a full wallet it is "
-        "409 wallet-full, which order systems do not retry, so the debt is never recorded. Letting "
-        "owed records use the 10 KB the expiry job's notice marks are kept for would trade this "
-        "for a job that cannot settle a full wallet; see README, Known limits"
-    ),
-)
 def test_a_cancel_on_a_full_wallet_still_records_the_credit_it_is_owed(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:

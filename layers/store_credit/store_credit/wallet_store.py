@@ -208,6 +208,7 @@ def wallet_to_item(wallet: Wallet, *, room: int | None = None) -> dict[str, Any]
         item["email_lock"] = {"S": wallet.email_lock}
     if wallet.holds:
         item["holds"] = {"M": {checkout_id: _hold_to_item(h) for checkout_id, h in wallet.holds.items()}}
+    owed_size = 0
     if wallet.owed_back:
         item["owed_back"] = {
             "M": {
@@ -215,14 +216,19 @@ def wallet_to_item(wallet: Wallet, *, room: int | None = None) -> dict[str, Any]
                 for lot_id, owed in wallet.owed_back.items()
             }
         }
+        owed_size = item_size({"owed_back": item["owed_back"]})
     due_at = wallet.due_at()
     if due_at is not None:
         item["due_shard"] = {"S": due_shard(key["PK"]["S"])}
         item["due_at"] = {"S": f"{due_at:012d}"}
     size = item_size(item)
-    if size > (MAX_WALLET_ITEM_BYTES if room is None else room):
+    limit = MAX_WALLET_ITEM_BYTES if room is None else room
+    if size - owed_size > limit or size > limit + OWED_BACK_BYTES:
         # DynamoDB would refuse the write (ValidationException, a 500 to the caller); a write
         # that shrinks the wallet (a debit, a capture, expiry) still fits, so only growth stops.
+        # Records of credit owed back have room of their own: a cancel on a full wallet must
+        # still record what it is owed (refused, the order system would not retry it, and the
+        # credit would come back for good when the order that spent it is cancelled).
         raise WalletFull(detail=f"the wallet would take {size:,} bytes of DynamoDB's 400 KB item")
     return item
 
@@ -238,6 +244,10 @@ def ensure_room(wallet: Wallet) -> None:
 # lot to a wallet that may be full, can always settle it.
 MAX_WALLET_ITEM_BYTES = 390_000
 DYNAMODB_ITEM_BYTES = 400_000
+# Extra room for records of credit owed back to orders, on top of either limit (about 60
+# records of ~65 bytes on a wallet already full of lots): at most 404,000 estimated, still
+# under DynamoDB's 409,600.
+OWED_BACK_BYTES = 4_000
 
 
 def item_size(value: dict[str, Any]) -> int:
