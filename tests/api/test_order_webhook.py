@@ -508,14 +508,28 @@ def test_cancelling_takes_back_unspent_rewards(api: Api, hook: OrderWebhook, mer
     consistent(merchant)
 
 
+def reward_held_by_a_checkout(api: Api, hook: OrderWebhook, first: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A card order (``first``, by default of 100.00) that earned 10.00 at 1.00 per 10.00, all
+    of it held by checkout ``chk_2``; the order."""
+    first = first or order(checkout_id=None, total="100.00")
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
+    hook.send("order.paid", first)
+    apply(api, "10.00", checkout_id="chk_2")
+    return first
+
+
+def reward_spent_on_a_second_order(api: Api, hook: OrderWebhook, first: dict[str, Any] | None = None) -> dict[str, Any]:
+    """As ``reward_held_by_a_checkout``, and the checkout's order ``ord_2`` paid with it alone."""
+    first = reward_held_by_a_checkout(api, hook, first)
+    hook.send("order.paid", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    return first
+
+
 def test_a_reward_spent_on_an_order_cancelled_later_does_not_outlive_its_own_order(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:
     # Given a card order of 100.00 that earned 10.00, spent at once on a second order
-    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
-    hook.send("order.paid", order(checkout_id=None, total="100.00"))
-    apply(api, "10.00", checkout_id="chk_2")
-    hook.send("order.paid", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    reward_spent_on_a_second_order(api, hook)
     # When the first order is cancelled (its reward is spent: nothing to take) and then the second
     hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
     hook.send("order.cancelled", order(id="ord_2", checkout_id="chk_2", total="0.00"))
@@ -553,9 +567,7 @@ def test_a_reward_held_when_its_order_is_cancelled_goes_when_the_hold_is_release
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:
     # Given a card order that earned 10.00 and a checkout holding all of it
-    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
-    hook.send("order.paid", order(checkout_id=None, total="100.00"))
-    apply(api, "10.00", checkout_id="chk_2")
+    reward_held_by_a_checkout(api, hook)
     # When the order is cancelled while the reward is held: nothing is free to take
     cancelled = hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
     assert money(cancelled, "taken_back") == "0.00"
@@ -593,9 +605,7 @@ def test_a_reward_held_past_the_hold_time_goes_when_the_expiry_job_releases_it(
     from tests.api.test_expiry_job import run_expiry
 
     # Given a card order that earned 10.00, held by a checkout when the order is cancelled
-    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
-    hook.send("order.paid", order(checkout_id=None, total="100.00"))
-    apply(api, "10.00", checkout_id="chk_2")
+    reward_held_by_a_checkout(api, hook)
     hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
     # When the expiry job runs after the hold's time (twice, as a retried schedule would)
     later = datetime.now(ZoneInfo("UTC")) + timedelta(days=30)
@@ -613,9 +623,7 @@ def test_the_expiry_job_reports_credit_taken_for_an_order_apart_from_credit_expi
     from tests.api.test_expiry_job import run_expiry
 
     # Given a card order that earned 10.00, held by a checkout when the order is cancelled
-    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
-    hook.send("order.paid", order(checkout_id=None, total="100.00"))
-    apply(api, "10.00", checkout_id="chk_2")
+    reward_held_by_a_checkout(api, hook)
     hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
     # When the expiry job releases the hold after its time and takes the reward for the order
     summary = run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=30))
@@ -648,10 +656,7 @@ def test_a_partial_refund_owes_back_only_the_rewards_refunded_share(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:
     # Given a card order of 100.00 that earned 10.00, all of it spent on a second order
-    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
-    hook.send("order.paid", order(checkout_id=None, total="100.00"))
-    apply(api, "10.00", checkout_id="chk_2")
-    hook.send("order.paid", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    reward_spent_on_a_second_order(api, hook)
     # When 40.00 of the first order goes back to the card (4.00 of its reward is owed)
     refunded = hook.send(
         "order.refunded", order(checkout_id=None, total="100.00", refund={"amount": "40.00", "to": "original"})
@@ -670,10 +675,7 @@ def test_a_write_that_only_records_credit_owed_moves_the_wallets_version_on(
     from store_credit import wallet_store
 
     # Given a card order that earned 10.00, all of it spent on a second order
-    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
-    hook.send("order.paid", order(checkout_id=None, total="100.00"))
-    apply(api, "10.00", checkout_id="chk_2")
-    hook.send("order.paid", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    reward_spent_on_a_second_order(api, hook)
     # When 5.00 of goodwill is issued and, after it read the wallet but before it writes, the first
     # order is cancelled (the reward is spent: the cancel only records that it is owed)
     events = wallet_store.dynamodb().meta.events
@@ -755,11 +757,7 @@ def test_a_cancel_on_a_full_wallet_still_records_the_credit_it_is_owed(
 ) -> None:
     # Given a card order that earned 10.00, all of it spent on a second order, and then a wallet
     # filled until not even a plain lot fits
-    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
-    first = order(id="ord_" + "1" * 100, checkout_id=None, total="100.00")
-    hook.send("order.paid", first)
-    apply(api, "10.00", checkout_id="chk_2")
-    hook.send("order.paid", order(id="ord_2", checkout_id="chk_2", total="0.00"))
+    first = reward_spent_on_a_second_order(api, hook, order(id="ord_" + "1" * 100, checkout_id=None, total="100.00"))
     api.fill_wallet("ann")
     filled = Decimal(balances(api)[0])
     # When the first order is cancelled (the reward is spent: owed), the buyer makes room by
