@@ -131,19 +131,22 @@ def test_a_checkout_captured_at_apply_is_claimed_by_its_order(api: Api, hook: Or
     consistent(merchant)
 
 
-def test_an_unpaid_order_cancelled_after_a_store_credit_refund_returns_only_the_rest(
+def test_a_cancel_that_overtakes_the_payment_after_a_store_credit_refund_returns_what_it_would_once_paid(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:
-    # Given 30.00 captured at apply, and 1.00 refunded as store credit before any payment
+    # Given 30.00 captured at apply for an order of 70.00 charged (worth 100.00), and 1.00 of it
+    # refunded as store credit before the payment reached the service
     api.issue("ann", "50.00")
     apply(api, "30.00", capture=True)
     refund = {"amount": "1.00", "to": "store_credit"}
     assert hook.send("order.refunded", order(refund=refund)).status == 200
-    # When the order is cancelled without ever being paid (the card was never charged)
+    # When the order is cancelled before its payment arrives
     cancelled = send_thrice(hook, "order.cancelled", order(), "evt_cancel")
-    # Then the buyer gets back what they gave, 30.00, not 31.00: 1.00 came back already
-    assert money(cancelled, "returned") == "29.00"
-    assert balances(api) == ("50.00", "50.00", "0.00")
+    # Then, as had the payment come first, the 99.00 not refunded comes back credit first: all
+    # 30.00 spent (not 29.00: the 1.00 refunded was of the order's value, not of its credit), and
+    # the refund's 1.00 stays
+    assert money(cancelled, "returned") == "30.00"
+    assert balances(api) == ("51.00", "51.00", "0.00")
     consistent(merchant)
 
 

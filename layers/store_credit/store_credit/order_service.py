@@ -461,6 +461,11 @@ def _refunded(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | No
         else 0
     )
     check_refund_room(record, amount, total + reserved, refund.to)
+    if not record.paid:
+        # The refund says what was charged: the order is worth that plus its credit, as the room
+        # just checked, also to a cancel that overtakes the payment (or the cancel would return
+        # less of the spent credit than it does once the payment has arrived).
+        record = replace(record, paid_total=total)
     if refund.to == "store_credit":
         run.issue(record.customer_id, amount, kind="refund", reason="Order refunded", source="refund", expires=None)
         return replace(record, refunded_store_credit=record.refunded_store_credit + amount)

@@ -89,7 +89,7 @@ class OrderRecord:
     holder: str | None = None  # the wallet the order's credit came from (customer, or a code)
     paid: bool = False
     cancelled: bool = False
-    paid_total: int = 0  # what was charged, after store credit, when paid
+    paid_total: int = 0  # what was charged, after store credit: when paid, or as a refund before it said
     captured: int = 0  # store credit the order spent
     spent_lots: tuple[SpentLot, ...] = ()
     returned: int = 0  # of ``captured``, given back so far
