@@ -585,6 +585,30 @@ def test_a_reward_held_when_its_order_is_cancelled_goes_when_the_hold_is_release
     consistent(merchant)
 
 
+def test_credit_coming_back_pays_what_a_lot_owes_before_it_refills_any_other(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given 30.00 of goodwill and a card order that earned 10.00 (expiring, so spent first)
+    api.issue("ann", "30.00")
+    set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00", "expires": {"days": 30}})
+    hook.send("order.paid", order(checkout_id=None, total="100.00"))
+    # and a checkout that captured 15.00 at apply (the reward, then 5.00 of goodwill) for an
+    # order charged 50.00, of whose 65.00 the merchant refunds 54.00 as store credit
+    apply(api, "15.00", checkout_id="chk_2", capture=True)
+    second = order(id="ord_2", checkout_id="chk_2", total="50.00")
+    assert hook.send("order.refunded", {**second, "refund": {"amount": "54.00", "to": "store_credit"}}).status == 200
+    # When the first order is cancelled (its reward is spent: owed) and then the second
+    hook.send("order.cancelled", order(checkout_id=None, total="100.00"))
+    cancelled = hook.send("order.cancelled", second)
+    # Then of the 15.00 spent, the 11.00 not yet refunded comes back, into the reward's lot first:
+    # the reward goes back to its order in full, and 1.00 of goodwill returns. The buyer keeps
+    # goodwill and refund less the 4.00 the refund covered, as if the reward had never been
+    # (last-spent-first would refill the goodwill and leave 4.00 of the reward for good)
+    assert (money(cancelled, "returned"), money(cancelled, "taken_back")) == ("11.00", "10.00")
+    assert balances(api) == ("80.00", "80.00", "0.00")
+    consistent(merchant)
+
+
 def test_a_reward_held_by_a_checkout_that_is_applied_again_is_not_held_again(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:

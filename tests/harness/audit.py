@@ -127,3 +127,14 @@ def assert_statistics_match_orders(items: list[dict[str, Any]] | None = None) ->
             key = f"{customer}/{item['SK']['S'].removeprefix('STATS#')}"
             stats = [int(item["orders"]["N"]), int(item["spent"]["N"])]
             assert stats == counted.get(key, [0, 0]), (key, stats, counted.get(key))
+
+
+def owed_back(merchant_id: str, customer_id: str, currency: str) -> int:
+    """Credit the wallet still owes to cancelled orders and could not pay: what stayed spent."""
+    found = _client().get_item(
+        TableName=os.environ["TABLE_NAME"],
+        Key={"PK": {"S": f"M#{merchant_id}#C#{customer_id}"}, "SK": {"S": f"W#{currency}"}},
+        ConsistentRead=True,
+    )
+    owed = found.get("Item", {}).get("owed_back", {}).get("M", {})
+    return sum(int(record["M"]["a"]["N"]) for record in owed.values())

@@ -212,8 +212,9 @@ def return_credit(
     now_ms: int,
 ) -> tuple[list[WalletChange], OrderRecord]:
     """Put ``amount`` of the order's spent credit back into the lots it came from, the lot spent
-    last first. A lot that has expired meanwhile gets the credit and loses it again at once:
-    a refund entry, then an expiry entry, so the ledger shows both."""
+    last first (lots owing credit to a cancelled order before all others). A lot that has
+    expired meanwhile gets the credit and loses it again at once: a refund entry, then an
+    expiry entry, so the ledger shows both."""
     if amount <= 0:
         return [], record
     left = amount
@@ -221,7 +222,12 @@ def return_credit(
     moves: list[tuple[str, int]] = []
     sources: list[tuple[str, int]] = []
     spent_lots = list(record.spent_lots)
-    for index in reversed(range(len(spent_lots))):
+    # The lot spent last first, but lots that owe credit to a cancelled order before any other:
+    # what comes back pays that debt. Otherwise, when refunds as new credit already cover part
+    # of the order, the credit that stays spent would be the owed reward's, and its value would
+    # live on in the refund (a cancelled order's reward turned into credit for good).
+    order = sorted(reversed(range(len(spent_lots))), key=lambda i: spent_lots[i].lot.lot_id not in wallet.owed_back)
+    for index in order:
         spent_lot = spent_lots[index]
         back = min(left, spent_lot.spent - spent_lot.returned)
         if back <= 0:
