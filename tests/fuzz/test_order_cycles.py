@@ -19,9 +19,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.harness.api_client import Api, Merchant, OrderWebhook, create_stack_resources, make_merchant, reset_clients
+from tests.harness.api_client import Api, Merchant, OrderWebhook, moto_shop
 from tests.harness.audit import audit_wallet, owed_back
-from tests.harness.gateway import Gateway
 
 EXAMPLES = max(1, int(os.environ.get("FUZZ_EXAMPLES", "25")) // 2)  # ~5 s each here
 ORDERS = (3, 2)  # the buyer's orders, their friend's
@@ -206,18 +205,9 @@ class Story:
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[tuple[Api, OrderWebhook, Merchant]]:
-    import boto3
-    from moto import mock_aws
-
-    with mock_aws():
-        reset_clients()
-        create_stack_resources(lambda service: boto3.client(service, region_name="us-east-1"))
-        merchant = make_merchant("cycleshop")
-        gateway = Gateway()
-        api = Api(gateway, merchant.api_key)
+    with moto_shop("cycleshop") as (api, hook, merchant):
         assert api.put("/v1/settings", {"earning_rules": RULES}).status == 200
-        yield api, OrderWebhook(gateway, merchant), merchant
-    reset_clients()
+        yield api, hook, merchant
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

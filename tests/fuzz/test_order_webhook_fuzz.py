@@ -15,9 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.harness.api_client import Api, Merchant, OrderWebhook, create_stack_resources, make_merchant, reset_clients
+from tests.harness.api_client import Api, Merchant, OrderWebhook, moto_shop
 from tests.harness.audit import assert_statistics_match_orders, audit_wallet
-from tests.harness.gateway import Gateway
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25")) * 4
 
@@ -112,21 +111,12 @@ events = st.one_of(valid, valid, valid, anything)
 
 @pytest.fixture(scope="module")
 def shop() -> Iterator[tuple[Api, OrderWebhook, Merchant]]:
-    import boto3
-    from moto import mock_aws
-
-    with mock_aws():
-        reset_clients()
-        create_stack_resources(lambda service: boto3.client(service, region_name="us-east-1"))
-        merchant = make_merchant("fuzzshop")
-        gateway = Gateway()
-        api = Api(gateway, merchant.api_key)
+    with moto_shop("fuzzshop") as (api, hook, merchant):
         api.issue("ann", "100.00")
         api.put("/v1/settings", {"earning_rules": [{"type": "place_order", "per": "10.00", "credit": "1.00"}]})
         cart = {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "50.00"}]}
         api.post("/v1/checkout/apply", {"checkout_id": "chk_1", "customer_id": "ann", "cart": cart}, key=None)
-        yield api, OrderWebhook(gateway, merchant), merchant
-    reset_clients()
+        yield api, hook, merchant
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

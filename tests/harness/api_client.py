@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +65,24 @@ def make_merchant(merchant_id: str, **kwargs: Any) -> Merchant:
 
     created = create_merchant(merchant_id, key_prefix="sk_test", **kwargs)
     return Merchant(merchant_id, created["api_key"], created["webhook_secret"])
+
+
+@contextmanager
+def moto_shop(merchant_id: str) -> Iterator[tuple[Api, OrderWebhook, Merchant]]:
+    """A moto account of its own with the template's resources and one merchant: for a fuzzer
+    that keeps one shop across its examples (a module-scoped fixture)."""
+    import boto3
+    from moto import mock_aws
+
+    from tests.harness.gateway import Gateway
+
+    with mock_aws():
+        reset_clients()
+        create_stack_resources(lambda service: boto3.client(service, region_name="us-east-1"))
+        merchant = make_merchant(merchant_id)
+        gateway = Gateway()
+        yield Api(gateway, merchant.api_key), OrderWebhook(gateway, merchant), merchant
+    reset_clients()
 
 
 class Api:
