@@ -88,3 +88,18 @@ def test_every_api_route_declares_its_scope_below_the_route() -> None:
             # Then @requires comes right after the route decorator, so that the scope is checked
             # before Powertools validates the request (http_problems.requires)
             assert names[-1] == "requires", f"{path.parent.name}.{node.name}: {names}"
+
+
+def test_only_a_capture_lets_a_hold_go_without_taking_back_what_it_owes() -> None:
+    # Credit a cancelled order is owed must go back the moment a hold frees it (``free_holds``);
+    # only a capture, which spends the held credit in the same change, may release a hold bare.
+    callers = set()
+    for path in DOMAIN.glob("*.py"):
+        if path.name == "wallet.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                calls = {c.func.id for c in ast.walk(node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+                if "release_hold" in calls:
+                    callers.add(f"{path.name}:{node.name}")
+    assert callers == {"order_service.py:_capture"}

@@ -10,7 +10,17 @@ from hypothesis import strategies as st
 
 from store_credit.errors import InsufficientCredit
 from store_credit.lots import Lot, spend_lots
-from store_credit.wallet import Hold, OwedBack, Wallet, debit, issue_credit, owe_back, settle_due, take_owed_back
+from store_credit.wallet import (
+    Hold,
+    OwedBack,
+    Wallet,
+    debit,
+    free_holds,
+    issue_credit,
+    owe_back,
+    settle_due,
+    take_owed_back,
+)
 
 NOW = 1_800_000_000
 DAY = 86_400
@@ -253,3 +263,19 @@ def test_recording_credit_owed_is_a_write_of_its_own() -> None:
     after = owe_back(wallet, "gone", OwedBack("ord_1", 100, "Order cancelled"))
     # Then the version moves on: a writer that read version 3 cannot put the wallet back without it
     assert after.version == 4 and after.owed_back["gone"].amount == 100
+
+
+def test_letting_a_hold_go_takes_back_what_its_credit_owes_in_the_same_change() -> None:
+    # Given a reward owed to a cancelled order, 400 of it held by a checkout, and goodwill held too
+    holds = {"chk": Hold("chk", 450, (("r", 400), ("g", 50)), NOW + 60, "f", 0)}
+    wallet = owing({"r": lot("r", 400, held=400), "g": lot("g", 50, held=50)}, {"r": 400}, holds)
+    # When the checkout lets its hold go
+    freed = free_holds(wallet, ("chk",), now_ms=NOW * 1000)
+    # Then the owed 400 goes back to the order that gave it, and only the goodwill is free
+    assert [(c.entry.type, c.entry.amount, c.entry.order_id) for c in freed.taken_back] == [("debit", -400, "ord_r")]
+    assert freed.after.holds == {} and freed.after.owed_back == {}
+    assert freed.after.available(NOW) == 50 and freed.after.balance == 50
+    # And a hold that owes nothing is simply released, with no ledger entry
+    only_goodwill = {"chk": Hold("chk", 50, (("g", 50),), NOW + 60, "f", 0)}
+    plain = free_holds(owing({"g": lot("g", 50, held=50)}, {}, only_goodwill), ("chk",), now_ms=NOW * 1000)
+    assert plain.taken_back == () and plain.after.available(NOW) == 50

@@ -24,7 +24,7 @@ from store_credit.models import ApplyRequest, CartIn, Settings
 from store_credit.money import exponent, money_json, parse_minor
 from store_credit.observability import logger
 from store_credit.orders import SpentLot, snapshot_allocations
-from store_credit.wallet import Wallet, email_unlocks, place_hold, release_hold, spend_allocations, take_owed_back
+from store_credit.wallet import Wallet, email_unlocks, free_holds, place_hold, spend_allocations
 from store_credit.wallet_service import settings_of
 
 # The wallet keeps 64 bits of the request's fingerprint per hold, enough to spot a replay
@@ -150,12 +150,12 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
                 return ApiResult(200, json.loads(hold_record.response), replayed=True)
         now_ms = time.time_ns() // 1_000_000
         now = now_ms // 1000
-        freed = release_hold(wallet, request.checkout_id)  # this checkout's own hold is being replaced
-        # Credit that hold freed which an order is owed (it was cancelled while this checkout
-        # held its reward) goes back first: it is not the buyer's to spend again.
-        owed = take_owed_back(freed, now_ms=now_ms)
-        entries = [change.entry for change in owed]
-        freed = owed[-1].after if owed else freed
+        # This checkout's own hold is being replaced. Credit it frees which a cancelled order
+        # is owed (the order was cancelled while this checkout held its reward) goes back
+        # first: it is not the buyer's to spend again.
+        released = free_holds(wallet, (request.checkout_id,), now_ms=now_ms)
+        freed = released.after
+        entries = [change.entry for change in released.taken_back]
         result = quote(cart, credit_rules(settings, currency), credit_sources(freed, now), requested)
         hold_expires_at = None
         captured_lots: tuple[SpentLot, ...] = ()
@@ -259,9 +259,8 @@ def release(caller: Caller, checkout_id: str) -> ApiResult:
         if wallet is None or hold is None:
             body = _release_json(checkout_id, record.state, 0, wallet, currency=record.currency, now_ms=now_ms)
             return ApiResult(200, body)
-        after = release_hold(wallet, checkout_id)
-        owed = take_owed_back(after, now_ms=now_ms)  # freed credit an order is owed goes back
-        after = owed[-1].after if owed else after
+        released = free_holds(wallet, (checkout_id,), now_ms=now_ms)
+        after = released.after
         body = _release_json(checkout_id, "released", hold.amount, after, currency=record.currency, now_ms=now_ms)
         wallet_store.commit_hold(
             wallet,
@@ -278,7 +277,7 @@ def release(caller: Caller, checkout_id: str) -> ApiResult:
                 expires_at=None,
                 updated_ms=now_ms,
             ),
-            [change.entry for change in owed],
+            [change.entry for change in released.taken_back],
         )
         return ApiResult(200, body)
 

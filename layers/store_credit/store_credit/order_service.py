@@ -38,7 +38,14 @@ from store_credit.orders import (
     snapshot_allocations,
     take_back,
 )
-from store_credit.wallet import Wallet, WalletChange, issue_credit, release_hold, spend_allocations, take_owed_back
+from store_credit.wallet import (
+    Wallet,
+    WalletChange,
+    free_holds,
+    issue_credit,
+    release_hold,
+    spend_allocations,
+)
 from store_credit.wallet_service import expiry_date_over, expiry_for, settings_of
 from store_credit.webhook_signatures import BadSignature, accepted_secrets, verify
 
@@ -413,8 +420,9 @@ def _cancelled(
             edits = run.wallet(hold.customer_id)
             open_hold = edits.after.holds.get(hold.checkout_id)
             if open_hold is not None:
-                edits.after = release_hold(edits.after, hold.checkout_id)
-                run.apply_all(edits, take_owed_back(edits.after, now_ms=run.now_ms))
+                freed = free_holds(edits.after, (hold.checkout_id,), now_ms=run.now_ms)
+                run.apply_all(edits, list(freed.taken_back))
+                edits.after = freed.after  # released even when nothing was owed
                 run.released = open_hold.amount
                 hold_write = replace(
                     hold, state="released", order_id=record.order_id, expires_at=None, updated_ms=run.now_ms

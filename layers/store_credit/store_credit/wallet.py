@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -344,6 +345,26 @@ def release_hold(wallet: Wallet, checkout_id: str) -> Wallet:
     return replace(wallet, version=wallet.version + 1, lots=lots, holds=holds)
 
 
+@dataclass(frozen=True)
+class FreedCredit:
+    """Holds let go, and the debits that took back what the freed credit owed."""
+
+    after: Wallet
+    taken_back: tuple[WalletChange, ...]
+
+
+def free_holds(wallet: Wallet, checkout_ids: Iterable[str], *, now_ms: int, limit: int | None = None) -> FreedCredit:
+    """Release these checkouts' holds and, in the same change, take back what their freed
+    credit owes a cancelled order (``take_owed_back``). Every path that lets a hold go without
+    spending it (release, re-apply, a cancel before payment, the expiry job) comes through
+    here, so credit that owes is never spendable, not even between two calls."""
+    current = wallet
+    for checkout_id in checkout_ids:
+        current = release_hold(current, checkout_id)
+    taken = take_owed_back(current, now_ms=now_ms, limit=limit)
+    return FreedCredit(taken[-1].after if taken else current, tuple(taken))
+
+
 def place_hold(
     wallet: Wallet,
     *,
@@ -467,12 +488,9 @@ def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTIC
     current = wallet
     lapsed = sorted((h for h in wallet.holds.values() if h.expires_at <= now), key=lambda h: h.expires_at)
     released = tuple(lapsed[:MAX_SETTLED_PER_WRITE])
-    for hold in released:
-        current = release_hold(current, hold.checkout_id)
-    entries: list[LedgerEntry] = []
-    for taken in take_owed_back(current, now_ms=now * 1000, limit=MAX_SETTLED_PER_WRITE):
-        current = taken.after  # freed credit an order is owed goes back first
-        entries.append(taken.entry)
+    freed = free_holds(current, (hold.checkout_id for hold in released), now_ms=now * 1000, limit=MAX_SETTLED_PER_WRITE)
+    current = freed.after
+    entries: list[LedgerEntry] = [taken.entry for taken in freed.taken_back]
     notices: list[ExpiringNotice] = []
     for lot in sorted(current.lots.values(), key=lambda lot: (lot.expires_at or 0, lot.lot_id)):
         if lot.expires_at is None:
