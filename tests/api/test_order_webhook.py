@@ -1019,6 +1019,58 @@ def test_store_credit_products_issue_one_lot_per_unit_to_buyer_or_recipient(
     consistent(merchant, "ann", "bob")
 
 
+def test_credit_applied_to_a_cart_that_became_store_credit_products_does_not_buy_them(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given 20.00 of goodwill that expires, all held by a checkout for a 100.00 shoe
+    api.issue("ann", "20.00", expires={"days": 30})
+    apply(api, "20.00")
+    # When the order paid is a 20.00 gift card for Bob instead (the cart changed after apply),
+    # charged 0.00 because the hold paid for it
+    gift = {"id": "gc", "quantity": 1, "unit_price": "20.00", "store_credit_product": True}
+    paid = send_thrice(
+        hook, "order.paid", order(total="0.00", items=[{**gift, "recipient_customer_id": "bob"}]), "evt_paid"
+    )
+    # Then the hold is captured, but no credit is issued for the card: store credit does not
+    # become fresh, never-expiring credit in someone else's wallet
+    assert money(paid, "captured") == "20.00"
+    assert paid.json()["issued"] == []
+    assert "not issued" in paid.json()["detail"]
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    assert api.wallet("bob").status == 404
+    consistent(merchant)
+
+
+def test_an_order_that_spent_credit_issues_the_products_its_charge_pays_for(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a checkout holding 30.00 for a 100.00 shoe
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    # When the order paid is the shoe plus two 40.00 cards (credit 50.00 each), charged 150.00
+    items = [
+        {"id": "shoe", "quantity": 1, "unit_price": "100.00"},
+        {"id": "gc", "quantity": 2, "unit_price": "40.00", "credit_amount": "50.00", "store_credit_product": True},
+    ]
+    paid = hook.send("order.paid", order(total="60.00", items=items))
+    # Then the 60.00 charged pays the first card and half the second: 50.00 + 25.00 issued
+    assert sorted(i["amount"]["amount"] for i in paid.json()["issued"]) == ["25.00", "50.00"]
+    assert balances(api) == ("75.00", "75.00", "0.00")
+    # And cancelling the order takes back exactly what was issued and returns the credit spent
+    cancelled = hook.send("order.cancelled", order(total="60.00", items=items))
+    assert money(cancelled, "taken_back") == "75.00"
+    assert balances(api) == ("30.00", "30.00", "0.00")
+    consistent(merchant)
+
+
+def test_a_card_paid_order_issues_its_products_in_full_even_when_discounted(api: Api, hook: OrderWebhook) -> None:
+    # Given no store credit spent, a 50.00 card sold for 45.00 (a discount code)
+    items = [{"id": "gc", "quantity": 1, "unit_price": "50.00", "store_credit_product": True}]
+    paid = hook.send("order.paid", order(checkout_id=None, total="45.00", items=items))
+    # Then its full credit is issued: only store credit is kept from buying credit
+    assert [i["amount"]["amount"] for i in paid.json()["issued"]] == ["50.00"]
+
+
 def test_too_many_credit_units_in_one_order_is_refused(api: Api, hook: OrderWebhook) -> None:
     items = [{"id": "gc", "quantity": 41, "unit_price": "1.00", "store_credit_product": True}]
     response = hook.send("order.paid", order(checkout_id=None, total="41.00", items=items))

@@ -560,7 +560,17 @@ class OrderEventOut(ApiModel):
             )
         ),
     ]
-    issued: list[IssuedOut]
+    issued: Annotated[
+        list[IssuedOut],
+        Field(
+            description=(
+                "Credit this event issued: rewards, store-credit products (a lot per unit), refunds as"
+                " store credit. When an order spent store credit, its products are issued only in the"
+                " share of their price its charged total pays (store credit never buys store credit);"
+                " detail says how much was not issued."
+            )
+        ),
+    ]
 
 
 # --- renewal ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from store_credit.codes import code_of
 from store_credit.errors import BadWebhookSignature, CheckoutConflict, IdempotentReplay, InvalidInput, field_errors
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.models import ExpirySpec, OrderEvent, OrderIn, Settings
-from store_credit.money import money_json, parse_minor
+from store_credit.money import format_minor, money_json, parse_minor
 from store_credit.observability import logger
 from store_credit.orders import (
     MAX_CREDIT_UNITS,
@@ -304,20 +304,42 @@ def _paid(
             run.detail = "the checkout's hold was released before payment: no credit captured"
     record = replace(record, paid=True, paid_total=total)
     units = [
-        (item, parse_minor(item.credit_amount or item.unit_price, run.currency, field="order.items", allow_zero=True))
+        (
+            item,
+            parse_minor(item.unit_price, run.currency, field="order.items", allow_zero=True),
+            parse_minor(item.credit_amount or item.unit_price, run.currency, field="order.items", allow_zero=True),
+        )
         for item in run.event.order.items
         if item.store_credit_product
     ]
-    if sum(item.quantity for item, amount in units if amount) > MAX_CREDIT_UNITS:
+    if sum(item.quantity for item, _, amount in units if amount) > MAX_CREDIT_UNITS:
         raise InvalidInput.on("order.items", f"at most {MAX_CREDIT_UNITS} units of store-credit products per order")
     record, stats_after = _earn(run, record, stats, total)
     issued = list(record.issued)
-    for item, amount in units if not record.fully_refunded else ():  # refunded in full before it was paid
+    # Store credit never buys store credit. Apply refuses such a cart, but the cart paid may not
+    # be the one applied: where the order spent credit, each unit's credit is issued in the share
+    # of its price that what the order charged still pays (the credit paid for the rest first).
+    money_left = total if record.captured else None
+    short = 0
+    for item, price, amount in units if not record.fully_refunded else ():  # refunded in full before paid
         recipient = item.recipient_customer_id or record.customer_id
         reason = "Store credit purchase" if recipient == record.customer_id else "Gift of store credit"
         for _ in range(item.quantity if amount else 0):
-            lot_id = run.issue(recipient, amount, kind="product", reason=reason, source="purchase", expires=None)
-            issued.append(IssuedCredit(recipient, lot_id, amount, "product"))
+            given = amount
+            if money_left is not None and price > 0:
+                paid = min(price, money_left)
+                money_left -= paid
+                given = amount * paid // price
+            short += amount - given
+            if given == 0:
+                continue
+            lot_id = run.issue(recipient, given, kind="product", reason=reason, source="purchase", expires=None)
+            issued.append(IssuedCredit(recipient, lot_id, given, "product"))
+    if short:
+        run.detail = (
+            f"{format_minor(short, run.currency)} {run.currency} of store-credit products not issued: "
+            "the order paid for them with store credit"
+        )
     record = _settle_returns(run, replace(record, issued=tuple(issued)))  # refunds that came before payment
     return record, stats_after, hold_write
 
