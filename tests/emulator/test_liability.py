@@ -97,3 +97,41 @@ def test_order_refunds_lower_redeemed_and_restore_outstanding(emulator: str) -> 
     assert {k: v["amount"] for k, v in report["outstanding"]["by_source"].items()} == {"refund": "50.00"}
     assert report["redeemed"]["amount"] == "0.00"
     assert ledger_by_source("books") == {"refund": 50_00}
+
+
+def test_credit_a_cancelled_order_takes_back_is_not_redeemed(emulator: str) -> None:
+    # Given a card order that earned a 10.00 reward, spent at once on a second order, and a card
+    # order that earned 5.00, left unspent
+    merchant = make_merchant("books")
+    gateway = Gateway()
+    api = Api(gateway, merchant.api_key)
+    hook = OrderWebhook(gateway, merchant)
+    rules = {"earning_rules": [{"type": "place_order", "per": "10.00", "credit": "1.00"}]}
+    assert api.put("/v1/settings", rules).status == 200
+    first = {"id": "o1", "customer_id": "ann", "currency": "USD", "total": "100.00"}
+    assert hook.send("order.paid", first).status == 200
+    checkout = {
+        "checkout_id": "chk_2",
+        "customer_id": "ann",
+        "requested_amount": "10.00",
+        "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "10.00"}]},
+    }
+    assert api.post("/v1/checkout/apply", checkout, key=None).json()["applied"]["amount"] == "10.00"
+    second = {"id": "o2", "checkout_id": "chk_2", "customer_id": "ann", "currency": "USD", "total": "0.00"}
+    assert hook.send("order.paid", second).status == 200
+    third = {"id": "o3", "customer_id": "bob", "currency": "USD", "total": "50.00"}
+    assert hook.send("order.paid", third).status == 200
+
+    # When all three orders are cancelled: the first's reward is owed back (spent), and taken
+    # when the second's cancel returns it; the third's is taken back at once
+    for body in (first, second, third):
+        assert hook.send("order.cancelled", body).status == 200
+    StreamPump().pump()
+    StreamPump().pump()
+
+    # Then nothing was redeemed: no order stands, the rewards went back with their orders
+    today = datetime.now(UTC).date().isoformat()
+    report = api.get(f"/v1/reports/liability?currency=USD&from={today}&to={today}").json()
+    assert report["outstanding"]["total"]["amount"] == "0.00"
+    assert report["redeemed"]["amount"] == "0.00"
+    assert report["taken_back"]["amount"] == "15.00"

@@ -656,7 +656,14 @@ class LiabilityReport(ApiModel):
     from_: str = Field(alias="from")
     to: str
     expired: MoneyOut = Field(description="Credit that expired between from and to (UTC days)")
-    redeemed: MoneyOut = Field(description="Credit debited or captured between from and to (UTC days)")
+    redeemed: MoneyOut = Field(
+        description="Credit debited or captured between from and to (UTC days), less what order refunds and cancels"
+        " gave back"
+    )
+    taken_back: MoneyOut = Field(
+        description="Credit that cancelled or refunded orders took back from what they had issued (rewards,"
+        " purchased credit) between from and to (UTC days): never spent, so not redeemed"
+    )
     as_of: str
 
 

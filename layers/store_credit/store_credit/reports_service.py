@@ -49,6 +49,7 @@ def liability(caller: Caller, currency: str, first: str | None, last: str | None
         "to": end.isoformat(),
         "expired": money_json(counters["expired"], currency),
         "redeemed": money_json(counters["redeemed"], currency),
+        "taken_back": money_json(counters["taken_back"], currency),
         # A time, so in the merchant's timezone like every other (the days above are UTC days).
         "as_of": iso(int(time.time()), settings_of(wallet_store.load_settings(caller.merchant_id)).timezone),
     }
