@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from tests.harness.api_client import Api, OrderWebhook, make_merchant
 from tests.harness.audit import all_items
@@ -135,3 +136,34 @@ def test_credit_a_cancelled_order_takes_back_is_not_redeemed(emulator: str) -> N
     assert report["outstanding"]["total"]["amount"] == "0.00"
     assert report["redeemed"]["amount"] == "0.00"
     assert report["taken_back"]["amount"] == "15.00"
+
+
+def test_the_report_counts_days_in_the_merchants_timezone(emulator: str) -> None:
+    # Given a merchant whose own day is not UTC's right now (one of UTC-11 and UTC+14 never is)
+    now = datetime.now(UTC)
+    tz = next(
+        name
+        for name in ("Pacific/Pago_Pago", "Pacific/Kiritimati")
+        if now.astimezone(ZoneInfo(name)).date() != now.date()
+    )
+    merchant = make_merchant("books")
+    api = Api(Gateway(), merchant.api_key)
+    assert api.put("/v1/settings", {"timezone": tz}).status == 200
+    # and 10.00 of its credit spent now
+    api.issue("ann", "30.00")
+    api.debit("ann", "10.00")
+    StreamPump().pump()
+
+    # When the merchant asks for its today, named or by default
+    local_today = datetime.now(ZoneInfo(tz)).date().isoformat()
+    named = api.get(f"/v1/reports/liability?currency=USD&from={local_today}&to={local_today}").json()
+    default = api.get("/v1/reports/liability?currency=USD").json()
+
+    # Then the debit is in it: the days are the merchant's, like every day the contract names
+    assert named["redeemed"]["amount"] == "10.00"
+    assert default["to"] == local_today
+    assert default["redeemed"]["amount"] == "10.00"
+    # and the UTC day it is not is empty
+    utc_today = now.date().isoformat()
+    other = api.get(f"/v1/reports/liability?currency=USD&from={utc_today}&to={utc_today}").json()
+    assert other["redeemed"]["amount"] == "0.00"

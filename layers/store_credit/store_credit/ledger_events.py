@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from store_credit.clock import iso_ms
+from store_credit import wallet_store
+from store_credit.clock import iso_ms, local_day
 from store_credit.codes import code_of
 from store_credit.money import money_json
 from store_credit.wallet import LedgerEntry
@@ -69,3 +70,14 @@ def ledger_event(merchant_id: str, customer_id: str, entry: LedgerEntry) -> dict
         "created_at": iso_ms(entry.created_ms, "UTC"),
     }
     return {"Source": SOURCE, "DetailType": detail_type, "Detail": detail}
+
+
+def count_liability(merchant_id: str, entry: LedgerEntry, zones: dict[str, str]) -> bool:
+    """Add a ledger entry to the liability counters, on the day it happened in the merchant's
+    timezone (the report's days are the merchant's, like every day the contract names).
+    ``zones`` caches each merchant's timezone for one batch. False when counted before."""
+    tz = zones.get(merchant_id)
+    if tz is None:
+        record = wallet_store.load_settings(merchant_id)
+        tz = zones[merchant_id] = str((record.document if record else {}).get("timezone") or "UTC")
+    return wallet_store.record_liability(merchant_id, entry, local_day(entry.created_ms, tz))
