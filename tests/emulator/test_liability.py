@@ -167,3 +167,22 @@ def test_the_report_counts_days_in_the_merchants_timezone(emulator: str) -> None
     utc_today = now.date().isoformat()
     other = api.get(f"/v1/reports/liability?currency=USD&from={utc_today}&to={utc_today}").json()
     assert other["redeemed"]["amount"] == "0.00"
+
+
+def test_credit_is_expired_on_the_day_it_expired_not_the_day_the_job_saw_it(emulator: str) -> None:
+    from store_credit.expiry_service import run_expiry
+
+    # Given 30.00 expiring at the end of tomorrow (23:59:59, the merchant's time: UTC here)
+    api = Api(Gateway(), make_merchant("books").api_key)
+    api.issue("ann", "30.00", expires={"days": 1})
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date()
+    end_of_tomorrow = int(datetime.combine(tomorrow, datetime.max.time(), tzinfo=UTC).timestamp())
+
+    # When the expiry job, run every few minutes, next runs just after midnight
+    assert run_expiry(end_of_tomorrow + 180)["lots_expired"] == 1
+    StreamPump().pump()
+
+    # Then the credit counts as expired tomorrow, the day it expired, not the day after
+    day = tomorrow.isoformat()
+    report = api.get(f"/v1/reports/liability?currency=USD&from={day}&to={day}").json()
+    assert report["expired"]["amount"] == "30.00"
