@@ -186,3 +186,34 @@ def test_credit_is_expired_on_the_day_it_expired_not_the_day_the_job_saw_it(emul
     day = tomorrow.isoformat()
     report = api.get(f"/v1/reports/liability?currency=USD&from={day}&to={day}").json()
     assert report["expired"]["amount"] == "30.00"
+
+
+def test_codes_wallets_count_like_customers_wallets(emulator: str) -> None:
+    # Given two codes of 25.00, one spent in part by a captured checkout and 10.00 of it given
+    # back by its order's cancel
+    merchant = make_merchant("books")
+    gateway = Gateway()
+    api = Api(gateway, merchant.api_key)
+    hook = OrderWebhook(gateway, merchant)
+    made = api.post("/v1/codes", {"amount": {"amount": "25.00", "currency": "USD"}, "count": 2}, key="auto")
+    assert made.status == 201, made.json()
+    code = made.json()["codes"][0]["code"]
+    cart = {"currency": "USD", "items": [{"id": "a", "quantity": 1, "unit_price": "15.00"}]}
+    body = {"checkout_id": "chk_c", "code": code, "capture": True, "cart": cart}
+    assert api.post("/v1/checkout/apply", body, key=None).json()["applied"]["amount"] == "15.00"
+    order = {"id": "o1", "checkout_id": "chk_c", "customer_id": "ann", "currency": "USD", "total": "0.00"}
+    assert hook.send("order.paid", order).status == 200
+    refunded = hook.send("order.refunded", {**order, "refund": {"amount": "10.00", "to": "original"}})
+    assert refunded.status == 200, refunded.json()
+
+    # When the stream is delivered twice
+    StreamPump().pump()
+    StreamPump().pump()
+
+    # Then the report owes what the codes hold, and redeemed what stayed spent
+    today = datetime.now(UTC).date().isoformat()
+    report = api.get(f"/v1/reports/liability?currency=USD&from={today}&to={today}").json()
+    held = sum(Decimal(api.get(f"/v1/codes/{c['code']}").json()["balance"]["amount"]) for c in made.json()["codes"])
+    assert Decimal(report["outstanding"]["total"]["amount"]) == held
+    assert Decimal(report["redeemed"]["amount"]) == Decimal("50.00") - held
+    assert {k: v for k, v in ledger_by_source("books").items()} == {"manual": int(held * 100)}
