@@ -217,3 +217,42 @@ def test_codes_wallets_count_like_customers_wallets(emulator: str) -> None:
     assert Decimal(report["outstanding"]["total"]["amount"]) == held
     assert Decimal(report["redeemed"]["amount"]) == Decimal("50.00") - held
     assert {k: v for k, v in ledger_by_source("books").items()} == {"manual": int(held * 100)}
+
+
+def test_a_lapsed_hold_on_an_expired_reward_its_order_owes_is_taken_back_not_expired(emulator: str) -> None:
+    from store_credit.expiry_service import run_expiry
+
+    # Given a reward of 10.00 expiring tomorrow, 6.00 of it held by a checkout, and 20.00 of
+    # goodwill; the reward's order is cancelled (4.00 taken now, 6.00 owed while held)
+    merchant = make_merchant("books")
+    gateway = Gateway()
+    api = Api(gateway, merchant.api_key)
+    hook = OrderWebhook(gateway, merchant)
+    rule = {"type": "place_order", "per": "10.00", "credit": "1.00", "expires": {"days": 1}}
+    assert api.put("/v1/settings", {"earning_rules": [rule]}).status == 200
+    api.issue("ann", "20.00")
+    first = {"id": "o1", "customer_id": "ann", "currency": "USD", "total": "100.00"}
+    assert hook.send("order.paid", first).status == 200
+    cart = {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "50.00"}]}
+    apply = {"checkout_id": "chk_2", "customer_id": "ann", "requested_amount": "6.00", "cart": cart}
+    assert api.post("/v1/checkout/apply", apply, key=None).json()["applied"]["amount"] == "6.00"
+    assert hook.send("order.cancelled", first).status == 200
+
+    # When the hold lapses and the expiry job runs days later, and the stream is delivered twice
+    later = int(time.time()) + 3 * 86_400
+    run_expiry(later)
+    StreamPump().pump()
+    StreamPump().pump()
+
+    # Then the whole reward went back to its order (taken back, never expired nor redeemed) and
+    # the report owes what the wallet holds
+    to_day = datetime.fromtimestamp(later, UTC).date().isoformat()
+    from_day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    report = api.get(f"/v1/reports/liability?currency=USD&from={from_day}&to={to_day}").json()
+    assert api.wallet("ann").json()["balance"]["amount"] == "20.00"
+    assert {k: v["amount"] for k, v in report["outstanding"]["by_source"].items()} == {"manual": "20.00"}
+    assert (report["taken_back"]["amount"], report["expired"]["amount"], report["redeemed"]["amount"]) == (
+        "10.00",
+        "0.00",
+        "0.00",
+    )
