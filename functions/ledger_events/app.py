@@ -10,12 +10,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from store_credit import event_bus
-from store_credit.clock import utc_day
-from store_credit.ledger_events import hold_event, ledger_event
+from store_credit.ledger_events import count_liability, hold_event, ledger_event
 from store_credit.observability import logger
-from store_credit.wallet_store import entry_from_item, record_liability
+from store_credit.wallet_store import entry_from_item
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+zones: dict[str, str] = {}  # merchant → timezone, read once per invocation
 
 
 def publish_entry(record: DynamoDBRecord) -> None:
@@ -24,7 +24,7 @@ def publish_entry(record: DynamoDBRecord) -> None:
         event = hold_event(image)
     else:
         entry = entry_from_item(image)
-        record_liability(image["merchant_id"]["S"], entry, utc_day(entry.created_ms))
+        count_liability(image["merchant_id"]["S"], entry, zones)
         event = ledger_event(image["merchant_id"]["S"], image["customer_id"]["S"], entry)
     if event is not None:
         event_bus.publish(event)
@@ -32,4 +32,5 @@ def publish_entry(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    zones.clear()  # a timezone changed in settings applies from the next batch
     return process_partial_response(event=event, record_handler=publish_entry, processor=processor, context=context)

@@ -138,3 +138,39 @@ def test_order_events_become_captured_refunded_and_issued_events(emulator: str) 
         ("credit.refunded", "15.00", "ord_1"),
         ("credit.debited", "-1.50", "ord_1"),
     ]
+
+
+def test_credit_owed_back_and_taken_when_a_hold_lets_go_is_one_debited_event(emulator: str) -> None:
+    # Given a card order that earned a 10.00 reward, all of it held by a checkout, and the order
+    # cancelled (the reward is owed back: nothing was free to take)
+    merchant = make_merchant("acme")
+    gateway = Gateway()
+    api = Api(gateway, merchant.api_key)
+    hook = OrderWebhook(gateway, merchant)
+    received = capture_bus()
+    pump = StreamPump()
+    rules = {"earning_rules": [{"type": "place_order", "per": "10.00", "credit": "1.00"}]}
+    assert api.put("/v1/settings", rules).status == 200
+    first = {"id": "o1", "customer_id": "ann", "currency": "USD", "total": "100.00"}
+    assert hook.send("order.paid", first).status == 200
+    cart = {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "50.00"}]}
+    apply = {"checkout_id": "chk_2", "customer_id": "ann", "cart": cart}
+    assert api.post("/v1/checkout/apply", apply, key=None).json()["applied"]["amount"] == "10.00"
+    assert hook.send("order.cancelled", first).status == 200
+
+    # When the checkout lets go of it, and the stream is delivered twice
+    assert api.write("DELETE", "/v1/checkout/chk_2", None, key=None).status == 200
+    pump.pump()
+    StreamPump().pump()
+
+    # Then the take is announced once as credit.debited for the cancelled order, with the entry's
+    # own id, amount and balance, and every ledger entry has its event
+    ledger = api.get("/v1/customers/ann/transactions?limit=100").json()["items"]
+    events = {e["detail"]["entry_id"]: e for e in received() if "entry_id" in e["detail"]}
+    assert sorted(events) == sorted(entry["id"] for entry in ledger)  # the reward and its take
+    debited = [e["detail"] for e in events.values() if e["detail-type"] == "credit.debited"]
+    assert len(debited) == 1
+    assert debited[0]["amount"] == {"amount": "-10.00", "currency": "USD"}
+    assert debited[0]["balance_after"] == {"amount": "0.00", "currency": "USD"}
+    assert debited[0]["order_id"] == "o1"
+    assert debited[0]["customer_id"] == "ann"

@@ -73,5 +73,6 @@ def resolve_expiry(
     return None
 
 
-def utc_day(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms // 1000, UTC).date().isoformat()
+def local_day(epoch_ms: int, tz_name: str) -> str:
+    """The day (YYYY-MM-DD) an instant falls on in the merchant's timezone."""
+    return datetime.fromtimestamp(epoch_ms // 1000, zone(tz_name)).date().isoformat()

@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from store_credit.clock import iso_ms
+from store_credit import wallet_store
+from store_credit.clock import iso_ms, local_day
 from store_credit.codes import code_of
 from store_credit.money import money_json
 from store_credit.wallet import LedgerEntry
@@ -69,3 +70,32 @@ def ledger_event(merchant_id: str, customer_id: str, entry: LedgerEntry) -> dict
         "created_at": iso_ms(entry.created_ms, "UTC"),
     }
     return {"Source": SOURCE, "DetailType": detail_type, "Detail": detail}
+
+
+# How late the expiry job (every 5 minutes, longer with a backlog) may write an expiry entry and
+# still have it count on the day the lot expired.
+EXPIRY_LATENESS_MS = 3_600_000
+
+
+def liability_moment_ms(entry: LedgerEntry) -> int:
+    """When an entry counts in the liability report. Its own time, except for an expiry the job
+    wrote soon after the lot's ``expires_at`` (23:59:59, merchant time): the credit expired that
+    day, and counting it on the job's (just after midnight) would move most expiries into the
+    next day, and a month's last day's into the next month. Credit that lapses later (when a
+    hold lets go of it, or returned into a lot long expired) lapses when the entry says."""
+    if entry.type == "expiry" and entry.expires_at is not None:
+        expired_ms = entry.expires_at * 1000
+        if 0 <= entry.created_ms - expired_ms <= EXPIRY_LATENESS_MS:
+            return expired_ms
+    return entry.created_ms
+
+
+def count_liability(merchant_id: str, entry: LedgerEntry, zones: dict[str, str]) -> bool:
+    """Add a ledger entry to the liability counters, on the day it happened in the merchant's
+    timezone (the report's days are the merchant's, like every day the contract names).
+    ``zones`` caches each merchant's timezone for one batch. False when counted before."""
+    tz = zones.get(merchant_id)
+    if tz is None:
+        record = wallet_store.load_settings(merchant_id)
+        tz = zones[merchant_id] = str((record.document if record else {}).get("timezone") or "UTC")
+    return wallet_store.record_liability(merchant_id, entry, local_day(liability_moment_ms(entry), tz))

@@ -665,8 +665,15 @@ class LiabilityReport(ApiModel):
     outstanding: Outstanding = Field(description="Available + held, by the source of the credit")
     from_: str = Field(alias="from")
     to: str
-    expired: MoneyOut = Field(description="Credit that expired between from and to (UTC days)")
-    redeemed: MoneyOut = Field(description="Credit debited or captured between from and to (UTC days)")
+    expired: MoneyOut = Field(description="Credit that expired between from and to (days in the merchant's timezone)")
+    redeemed: MoneyOut = Field(
+        description="Credit debited or captured between from and to (days in the merchant's timezone), less what"
+        " order refunds and cancels gave back"
+    )
+    taken_back: MoneyOut = Field(
+        description="Credit that cancelled or refunded orders took back from what they had issued (rewards,"
+        " purchased credit) between from and to (days in the merchant's timezone): never spent, so not redeemed"
+    )
     as_of: str
 
 

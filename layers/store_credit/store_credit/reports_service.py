@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from store_credit import wallet_store
 from store_credit.auth import Caller
-from store_credit.clock import iso
+from store_credit.clock import iso, zone
 from store_credit.errors import InvalidInput
 from store_credit.money import exponent, money_json
 from store_credit.wallet_service import settings_of
@@ -32,7 +32,8 @@ def _day(value: str | None, field: str, default: date) -> date:
 
 def liability(caller: Caller, currency: str, first: str | None, last: str | None) -> dict[str, Any]:
     exponent(currency)
-    today = datetime.now(UTC).date()
+    timezone = settings_of(wallet_store.load_settings(caller.merchant_id)).timezone
+    today = datetime.now(zone(timezone)).date()
     start = _day(first, "from", today.replace(day=1))
     end = _day(last, "to", today)
     if start > end:
@@ -49,6 +50,7 @@ def liability(caller: Caller, currency: str, first: str | None, last: str | None
         "to": end.isoformat(),
         "expired": money_json(counters["expired"], currency),
         "redeemed": money_json(counters["redeemed"], currency),
-        # A time, so in the merchant's timezone like every other (the days above are UTC days).
-        "as_of": iso(int(time.time()), settings_of(wallet_store.load_settings(caller.merchant_id)).timezone),
+        "taken_back": money_json(counters["taken_back"], currency),
+        # In the merchant's timezone, like the days above and every other time.
+        "as_of": iso(int(time.time()), timezone),
     }

@@ -81,6 +81,16 @@ class OwedBack:
 TAKE_BACK_ACTOR = "webhook:orders"
 
 
+def liability_counter(entry: LedgerEntry) -> str | None:
+    """The liability report's day counter a ledger entry adds its (negated) amount to, or None.
+    A refund gives captured credit back: it lowers redeemed (net redemption). Credit a cancelled
+    or refunded order takes back from what it issued (at once, or when it is freed later) was
+    never spent on anything: ``taken_back``, not redeemed."""
+    if entry.type == "debit" and entry.actor == TAKE_BACK_ACTOR:
+        return "taken_back"
+    return {"expiry": "expired", "debit": "redeemed", "capture": "redeemed", "refund": "redeemed"}.get(entry.type)
+
+
 @dataclass(frozen=True)
 class Wallet:
     merchant_id: str

@@ -49,7 +49,17 @@ from store_credit.orders import (
     WalletEdits,
 )
 from store_credit.renewal import RenewalPlan
-from store_credit.wallet import DUE_SHARDS, DueWork, Hold, LedgerEntry, OwedBack, Wallet, WalletChange, email_lock
+from store_credit.wallet import (
+    DUE_SHARDS,
+    DueWork,
+    Hold,
+    LedgerEntry,
+    OwedBack,
+    Wallet,
+    WalletChange,
+    email_lock,
+    liability_counter,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -1408,8 +1418,7 @@ def record_liability(merchant_id: str, entry: LedgerEntry, day: str) -> bool:
                 }
             }
         )
-    # A refund entry gives captured credit back: it lowers the day's redeemed (net redemption).
-    counter = {"expiry": "expired", "debit": "redeemed", "capture": "redeemed", "refund": "redeemed"}.get(entry.type)
+    counter = liability_counter(entry)
     if counter is not None:
         items.append(
             {
@@ -1459,12 +1468,12 @@ def load_liability(merchant_id: str, currency: str, first_day: str, last_day: st
     for item in query("begins_with(SK, :src)", {":src": {"S": "SRC#"}}):
         source = item["SK"]["S"].split("#")[1]
         by_source[source] = by_source.get(source, 0) + int(item.get("outstanding", {"N": "0"})["N"])
-    expired = redeemed = 0
+    totals = {"expired": 0, "redeemed": 0, "taken_back": 0}
     days = query("SK BETWEEN :a AND :b", {":a": {"S": f"DAY#{first_day}"}, ":b": {"S": f"DAY#{last_day}#~"}})
     for item in days:
-        expired += int(item.get("expired", {"N": "0"})["N"])
-        redeemed += int(item.get("redeemed", {"N": "0"})["N"])
-    return {"by_source": by_source, "expired": expired, "redeemed": redeemed}
+        for counter in totals:
+            totals[counter] += int(item.get(counter, {"N": "0"})["N"])
+    return {"by_source": by_source, **totals}
 
 
 def load_settings_and_email(
