@@ -32,3 +32,23 @@ def test_a_hold_replaced_by_an_apply_of_nothing_announces_the_credit_it_released
     assert event is not None
     assert event["DetailType"] == "credit.released"
     assert event["Detail"]["amount"] == {"amount": "15.00", "currency": "USD"}
+
+
+def test_hold_events_carry_an_id_that_is_the_same_on_redelivery_and_new_for_each_write(
+    api: Api, merchant: Merchant
+) -> None:
+    # Given a checkout holding 15.00
+    api.issue("ann", "15.00")
+    api.post("/v1/checkout/apply", {"checkout_id": "c1", "customer_id": "ann", "cart": CART}, key=None)
+    placed = hold_event(hold_image(merchant.merchant_id, "c1"))
+    # When its stream record is delivered twice, the events are the same, id included
+    assert placed is not None and placed == hold_event(hold_image(merchant.merchant_id, "c1"))
+    # And when the checkout applies again for less, then lets go, each write has an id of its own
+    less = {"checkout_id": "c1", "customer_id": "ann", "requested_amount": "5.00", "cart": CART}
+    api.post("/v1/checkout/apply", less, key=None)
+    replaced = hold_event(hold_image(merchant.merchant_id, "c1"))
+    api.write("DELETE", "/v1/checkout/c1", None, key=None)
+    released = hold_event(hold_image(merchant.merchant_id, "c1"))
+    assert replaced is not None and released is not None
+    ids = [e["Detail"]["event_id"] for e in (placed, replaced, released)]
+    assert len(set(ids)) == 3

@@ -31,7 +31,9 @@ class LedgerEventDetail(BaseModel):
 
 
 class HoldEventDetail(BaseModel):
-    """credit.applied (a checkout's hold placed or replaced) and credit.released."""
+    """credit.applied (a checkout's hold placed or replaced) and credit.released. A hold is not a
+    ledger entry (no balance changes): de-duplicate on ``event_id``, the same for every delivery
+    of one write of the checkout."""
 
     merchant_id: str
     customer_id: str | None
@@ -40,6 +42,7 @@ class HoldEventDetail(BaseModel):
     amount: MoneyDetail
     expires_at: str | None
     updated_at: str
+    event_id: str
 
 
 class ExpiringEventDetail(BaseModel):

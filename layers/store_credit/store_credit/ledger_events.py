@@ -4,6 +4,8 @@ that did (the stream retries; consumers de-duplicate by ``entry_id``)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +48,10 @@ def hold_event(image: dict[str, Any]) -> dict[str, Any] | None:
         ),
         "updated_at": iso_ms(int(image["updated_ms"]["N"]), "UTC"),
     }
+    # Derived from what this write of the checkout says, so a redelivered stream record (or a
+    # batch retried after a bisect) carries the same id and subscribers can drop it.
+    written = json.dumps([detail_type, detail, image.get("fingerprint", {}).get("S")], sort_keys=True)
+    detail["event_id"] = hashlib.sha256(written.encode()).hexdigest()[:32]
     return {"Source": SOURCE, "DetailType": detail_type, "Detail": detail}
 
 
