@@ -282,3 +282,29 @@ def test_a_plan_whose_wallet_has_no_room_does_not_stop_the_job(api: Api, merchan
     assert run_renewal(start + timedelta(hours=1))["granted"] == {"USD": "10.00"}
     assert balance(api) == "10.00"
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_top_up_does_not_count_held_credit_that_an_order_is_owed(api: Api, gateway: Any, merchant: Merchant) -> None:
+    from tests.harness.api_client import OrderWebhook
+
+    hook = OrderWebhook(gateway, merchant)
+    # Given ann bought 10.00 of store credit, held it at a checkout, and the purchase was then
+    # cancelled while the checkout held it (the 10.00 is owed back to that order)
+    units = [{"id": "gc", "quantity": 1, "unit_price": "10.00", "store_credit_product": True}]
+    bought = {"id": "ord_gc", "customer_id": "ann", "currency": "USD", "total": "10.00", "items": units}
+    assert hook.send("order.paid", bought).status == 200
+    cart = {"currency": "USD", "items": [{"id": "a", "quantity": 1, "unit_price": "50.00"}]}
+    held = api.post("/v1/checkout/apply", {"checkout_id": "chk_h", "customer_id": "ann", "cart": cart}, key=None)
+    assert held.json()["applied"]["amount"] == "10.00"
+    assert hook.send("order.cancelled", bought).status == 200
+    # And a plan topping her up to 10.00
+    assert plan(api, "10.00", "top_up").status == 200
+
+    # When the month comes, and then the checkout lets go of its hold
+    summary = run_renewal(first_of_next_month("UTC") + timedelta(minutes=5))
+    assert api.write("DELETE", "/v1/checkout/chk_h", None, key=None).status == 200
+
+    # Then the held 10.00 was never hers to keep: the top-up granted it, and she has 10.00
+    assert summary["granted"] == {"USD": "10.00"}
+    assert balance(api) == "10.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
