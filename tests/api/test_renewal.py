@@ -308,3 +308,34 @@ def test_top_up_does_not_count_held_credit_that_an_order_is_owed(api: Api, gatew
     assert summary["granted"] == {"USD": "10.00"}
     assert balance(api) == "10.00"
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_a_plan_deleted_and_made_again_while_the_job_renews_is_not_overwritten_by_the_old_one(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+    from store_credit.renewal_service import run_renewal as run_directly
+
+    # Given a plan granting 10.00 a month
+    assert plan(api, "10.00", "grant").status == 200
+    load = wallet_store.load_renewal_state
+    swapped = {"done": False}
+
+    def load_then_replace(*args: Any, **kwargs: Any) -> Any:
+        state = load(*args, **kwargs)
+        if not swapped["done"]:
+            # When, just after the job read it, the merchant deletes it and makes a new one of 50.00
+            swapped["done"] = True
+            assert api.write("DELETE", "/v1/customers/ann/renewal", None, key=None).status == 200
+            assert plan(api, "50.00", "grant").status == 200
+        return state
+
+    monkeypatch.setattr(wallet_store, "load_renewal_state", load_then_replace)
+    start = int(first_of_next_month("UTC").timestamp())
+    run_directly(start + 300)
+
+    # Then the job renewed the plan the merchant has now, and the new plan is still the one stored
+    assert [(p.amount, p.mode) for p in wallet_store.load_plans(merchant.merchant_id, "ann")] == [(5000, "grant")]
+    assert balance(api) == "50.00"
+    run_directly(int(first_of_next_month("UTC", 2).timestamp()) + 300)
+    assert balance(api) == "100.00"

@@ -74,7 +74,10 @@ def put_plan(
                 if existing is not None and existing.due_at <= now
                 else next_period_start(now, settings.timezone, request.period)
             ),
-            version=(existing.version if existing else 0) + 1,
+            # A new plan's version is never one a deleted plan had: a job that read the deleted
+            # plan must not find its version condition met by the new one, and write the old
+            # plan back over it (nanoseconds now: later than any version the deleted plan took).
+            version=existing.version + 1 if existing else time.time_ns(),
         )
         body = plan_json(plan, settings.timezone)
         wallet_store.save_plan(
