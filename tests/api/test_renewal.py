@@ -339,3 +339,27 @@ def test_a_plan_deleted_and_made_again_while_the_job_renews_is_not_overwritten_b
     assert balance(api) == "50.00"
     run_directly(int(first_of_next_month("UTC", 2).timestamp()) + 300)
     assert balance(api) == "100.00"
+
+
+def test_a_grant_the_wallet_cannot_hold_does_not_stop_the_job(api: Api, gateway: Any, merchant: Merchant) -> None:
+    from store_credit.renewal_service import run_renewal as run_directly
+    from tests.harness.api_client import make_merchant
+
+    # Given ann holding 1.00 and a plan granting her the largest amount the service holds
+    api.issue("ann", "1.00")
+    assert plan(api, "9999999999999.99", "grant").status == 200
+    # And another merchant's customer with a plan of 4.00
+    rival = Api(gateway, make_merchant("rival").api_key)
+    bob = {"amount": {"amount": "4.00", "currency": "USD"}, "mode": "grant", "period": "monthly"}
+    assert rival.put("/v1/customers/bob/renewal", bob).status == 200
+
+    # When the month comes
+    start = int(first_of_next_month("UTC").timestamp())
+    summary = run_directly(start + 300)
+
+    # Then the job goes on past ann's plan (which waits: it would take her wallet past the
+    # largest amount) and renews bob
+    assert rival.wallet("bob").json()["balance"]["amount"] == "4.00"
+    assert summary["complete"] is False
+    assert balance(api) == "1.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
