@@ -1077,6 +1077,11 @@ def stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dic
     )
 
 
+def load_order(merchant_id: str, order_id: str) -> OrderRecord | None:
+    found = _get_by_sort_key([order_key(merchant_id, order_id)])
+    return order_from_item(found["ORDER"]) if "ORDER" in found else None
+
+
 def load_order_state(
     merchant_id: str, order_id: str, checkout_id: str | None, customer_id: str, currency: str
 ) -> tuple[OrderRecord | None, HoldRecord | None, CustomerStats, Wallet | None]:
