@@ -32,3 +32,9 @@ def test_held_credit_an_order_is_owed_does_not_count() -> None:
     held = Lot("lot_1", 1000, 1000, NOW - 10, "purchase", held=1000)
     owed = {"lot_1": OwedBack("ord_1", 400, "Order cancelled")}
     assert renewal_amount(top_up(1000), wallet(held, owed=owed), NOW) == 400
+
+
+def test_credit_an_order_is_owed_left_unheld_by_a_write_at_its_limit_does_not_count() -> None:
+    free = Lot("lot_1", 1000, 1000, NOW - 10, "purchase")
+    owed = {"lot_1": OwedBack("ord_1", 1000, "Order cancelled")}
+    assert renewal_amount(top_up(1000), wallet(free, owed=owed), NOW) == 1000
