@@ -1225,3 +1225,42 @@ def test_another_merchants_order_events_never_reach_this_merchants_wallets(
     # Then this merchant's wallet and hold are untouched, and its own order still works
     assert balances(api) == ("50.00", "20.00", "30.00")
     assert money(hook.send("order.paid", order()), "captured") == "30.00"
+
+
+def test_a_guests_order_paid_with_a_code_captures_the_codes_credit(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a guest's checkout paying 25.00 with a store-credit code (no customer: the contract
+    # lets a checkout name a code instead)
+    made = api.post("/v1/codes", {"amount": {"amount": "25.00", "currency": "USD"}}, key="code-g")
+    code = made.json()["codes"][0]["code"]
+    cart = {"currency": "USD", "items": [{"id": "line1", "quantity": 1, "unit_price": "100.00"}]}
+    assert api.post("/v1/checkout/apply", {"checkout_id": "chk_g", "code": code, "cart": cart}, key=None).status == 200
+    guest = {k: v for k, v in order(id="ord_g", checkout_id="chk_g", total="75.00").items() if k != "customer_id"}
+
+    # When the guest's order is paid (the order has no customer to name)
+    paid = send_thrice(hook, "order.paid", guest, "evt_g_paid")
+
+    # Then the code's credit is captured: it cannot come back to the code when the hold lapses
+    assert money(paid, "captured") == "25.00"
+    shown = api.get(f"/v1/codes/{code}").json()
+    assert (shown["balance"]["amount"], shown["held"]["amount"]) == ("0.00", "0.00")
+
+    # And when the order is cancelled, the credit goes back to the code
+    cancelled = send_thrice(hook, "order.cancelled", guest, "evt_g_cancel")
+    assert money(cancelled, "returned") == "25.00"
+    assert api.get(f"/v1/codes/{code}").json()["available"]["amount"] == "25.00"
+    consistent(merchant, f"~{code}")
+
+
+def test_an_order_without_a_customer_must_be_a_codes(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
+    # Given ann's checkout holding her credit
+    api.issue("ann", "30.00")
+    apply(api, "30.00")
+    nobody = {k: v for k, v in order().items() if k != "customer_id"}
+    # Then an order naming no customer cannot claim it, nor an order with no checkout at all
+    refused = hook.send("order.paid", nobody)
+    assert refused.status == 422 and refused.json()["errors"][0]["field"] == "order.customer_id"
+    assert hook.send("order.paid", {**nobody, "id": "ord_2", "checkout_id": None}).status == 422
+    assert balances(api) == ("30.00", "0.00", "30.00")
+    consistent(merchant)

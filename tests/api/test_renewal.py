@@ -282,3 +282,84 @@ def test_a_plan_whose_wallet_has_no_room_does_not_stop_the_job(api: Api, merchan
     assert run_renewal(start + timedelta(hours=1))["granted"] == {"USD": "10.00"}
     assert balance(api) == "10.00"
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_top_up_does_not_count_held_credit_that_an_order_is_owed(api: Api, gateway: Any, merchant: Merchant) -> None:
+    from tests.harness.api_client import OrderWebhook
+
+    hook = OrderWebhook(gateway, merchant)
+    # Given ann bought 10.00 of store credit, held it at a checkout, and the purchase was then
+    # cancelled while the checkout held it (the 10.00 is owed back to that order)
+    units = [{"id": "gc", "quantity": 1, "unit_price": "10.00", "store_credit_product": True}]
+    bought = {"id": "ord_gc", "customer_id": "ann", "currency": "USD", "total": "10.00", "items": units}
+    assert hook.send("order.paid", bought).status == 200
+    cart = {"currency": "USD", "items": [{"id": "a", "quantity": 1, "unit_price": "50.00"}]}
+    held = api.post("/v1/checkout/apply", {"checkout_id": "chk_h", "customer_id": "ann", "cart": cart}, key=None)
+    assert held.json()["applied"]["amount"] == "10.00"
+    assert hook.send("order.cancelled", bought).status == 200
+    # And a plan topping her up to 10.00
+    assert plan(api, "10.00", "top_up").status == 200
+
+    # When the month comes, and then the checkout lets go of its hold
+    summary = run_renewal(first_of_next_month("UTC") + timedelta(minutes=5))
+    assert api.write("DELETE", "/v1/checkout/chk_h", None, key=None).status == 200
+
+    # Then the held 10.00 was never hers to keep: the top-up granted it, and she has 10.00
+    assert summary["granted"] == {"USD": "10.00"}
+    assert balance(api) == "10.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_a_plan_deleted_and_made_again_while_the_job_renews_is_not_overwritten_by_the_old_one(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+    from store_credit.renewal_service import run_renewal as run_directly
+
+    # Given a plan granting 10.00 a month
+    assert plan(api, "10.00", "grant").status == 200
+    load = wallet_store.load_renewal_state
+    swapped = {"done": False}
+
+    def load_then_replace(*args: Any, **kwargs: Any) -> Any:
+        state = load(*args, **kwargs)
+        if not swapped["done"]:
+            # When, just after the job read it, the merchant deletes it and makes a new one of 50.00
+            swapped["done"] = True
+            assert api.write("DELETE", "/v1/customers/ann/renewal", None, key=None).status == 200
+            assert plan(api, "50.00", "grant").status == 200
+        return state
+
+    monkeypatch.setattr(wallet_store, "load_renewal_state", load_then_replace)
+    start = int(first_of_next_month("UTC").timestamp())
+    run_directly(start + 300)
+
+    # Then the job renewed the plan the merchant has now, and the new plan is still the one stored
+    assert [(p.amount, p.mode) for p in wallet_store.load_plans(merchant.merchant_id, "ann")] == [(5000, "grant")]
+    assert balance(api) == "50.00"
+    run_directly(int(first_of_next_month("UTC", 2).timestamp()) + 300)
+    assert balance(api) == "100.00"
+
+
+def test_a_grant_the_wallet_cannot_hold_does_not_stop_the_job(api: Api, gateway: Any, merchant: Merchant) -> None:
+    from store_credit.renewal_service import run_renewal as run_directly
+    from tests.harness.api_client import make_merchant
+
+    # Given ann holding 1.00 and a plan granting her the largest amount the service holds
+    api.issue("ann", "1.00")
+    assert plan(api, "9999999999999.99", "grant").status == 200
+    # And another merchant's customer with a plan of 4.00
+    rival = Api(gateway, make_merchant("rival").api_key)
+    bob = {"amount": {"amount": "4.00", "currency": "USD"}, "mode": "grant", "period": "monthly"}
+    assert rival.put("/v1/customers/bob/renewal", bob).status == 200
+
+    # When the month comes
+    start = int(first_of_next_month("UTC").timestamp())
+    summary = run_directly(start + 300)
+
+    # Then the job goes on past ann's plan (which waits: it would take her wallet past the
+    # largest amount) and renews bob
+    assert rival.wallet("bob").json()["balance"]["amount"] == "4.00"
+    assert summary["complete"] is False
+    assert balance(api) == "1.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()

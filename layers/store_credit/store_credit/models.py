@@ -504,7 +504,9 @@ class OrderRefund(LenientModel):
 class OrderIn(LenientModel):
     id: CheckoutId
     checkout_id: CheckoutId | None = None
-    customer_id: CustomerRef
+    customer_id: CustomerRef | None = Field(
+        default=None, description="The buyer; left out only by a guest's order whose checkout a store-credit code paid"
+    )
     currency: KnownCurrency
     total: NonNegativeDecimal = Field(description="What was charged, after store credit")
     items: Annotated[list[OrderItem], Field(max_length=250)] = []

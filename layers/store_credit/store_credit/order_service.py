@@ -172,16 +172,16 @@ class _Run:
 
 
 def _load(
-    merchant_id: str, order: OrderIn
+    merchant_id: str, order: OrderIn, customer_id: str
 ) -> tuple[OrderRecord, wallet_store.HoldRecord | None, CustomerStats, Wallet | None]:
     """The order's record (or a new one), its checkout's hold record, the buyer's statistics and
     wallet; an event must agree with the order's customer, currency and checkout so far."""
     stored, hold, stats, buyer_wallet = wallet_store.load_order_state(
-        merchant_id, order.id, order.checkout_id, order.customer_id, order.currency
+        merchant_id, order.id, order.checkout_id, customer_id, order.currency
     )
-    if stored is not None and (stored.customer_id, stored.currency) != (order.customer_id, order.currency):
+    if stored is not None and (stored.customer_id, stored.currency) != (customer_id, order.currency):
         raise InvalidInput.on("order.customer_id", "differs from the customer or currency of this order's first event")
-    record = stored or OrderRecord(merchant_id, order.id, order.customer_id, order.currency, order.checkout_id)
+    record = stored or OrderRecord(merchant_id, order.id, customer_id, order.currency, order.checkout_id)
     if order.checkout_id is not None and record.checkout_id is None:
         record = replace(record, checkout_id=order.checkout_id)  # events before this one did not name it
     elif order.checkout_id is not None and order.checkout_id != record.checkout_id:
@@ -191,14 +191,28 @@ def _load(
     return record, hold if record.checkout_id is not None else None, stats, buyer_wallet
 
 
+def _guest_buyer(merchant_id: str, order: OrderIn) -> str:
+    """The holder a guest's order (one naming no customer) belongs to: the store-credit code its
+    checkout was paid with, which the guest holds. Credit coming back, refunds as store credit
+    and store credit bought go to that code; a guest earns no rewards."""
+    stored = wallet_store.load_order(merchant_id, order.id)
+    if stored is not None:
+        holder = stored.customer_id
+    else:
+        hold = wallet_store.load_hold_record(merchant_id, order.checkout_id) if order.checkout_id else None
+        holder = hold.customer_id if hold is not None else ""
+    if code_of(holder) is None:
+        raise InvalidInput.on("order.customer_id", "required, unless the order's checkout was paid with a code")
+    return holder
+
+
 def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash: str) -> ApiResult:
     order = event.order
+    buyer = order.customer_id if order.customer_id is not None else _guest_buyer(merchant_id, order)
     total = parse_minor(order.total, order.currency, field="order.total", allow_zero=True)
-    record, checkout_hold, stats, buyer_wallet = _load(merchant_id, order)
+    record, checkout_hold, stats, buyer_wallet = _load(merchant_id, order, buyer)
     run = _Run(merchant_id, event, settings, time.time_ns() // 1_000_000)
-    run.wallets[order.customer_id] = WalletEdits.of(
-        buyer_wallet or Wallet(merchant_id, order.customer_id, order.currency)
-    )
+    run.wallets[buyer] = WalletEdits.of(buyer_wallet or Wallet(merchant_id, buyer, order.currency))
     if event.id in record.events:
         first = wallet_store.get_idempotency_record(merchant_id, event.id, wallet_store.ORDER_EVENT_IDEMPOTENCY)
         if first is not None:
@@ -348,8 +362,8 @@ def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> t
     """The earning rules for a newly paid order: rewards issued (those that scale with the total
     only in the share not refunded before the payment arrived) and the buyer's statistics."""
     counted, counts = record.counted()
-    if not counts:
-        return record, None  # refunded in full before it was paid: it earns nothing
+    if not counts or code_of(record.customer_id) is not None:
+        return record, None  # refunded in full before it was paid, or a guest's: it earns nothing
     rewards, stats_after = earn(
         [rule.model_dump(mode="json") for rule in run.settings.earning_rules],
         buyer=record.customer_id,

@@ -53,8 +53,15 @@ def owed_period_start(due_at: int, tz: str, period: str) -> int:
 
 def renewal_amount(plan: RenewalPlan, wallet: Wallet, now: int) -> int:
     """``grant`` adds the amount; ``top_up`` brings usable credit (available + held) up to it,
-    never down."""
+    never down. Credit counts only as far as the buyer keeps it: not what an order is owed from
+    a lot (taken back as soon as it is free, even from a hold released), nor what is held in a
+    lot past its expiry (it lapses when its hold goes)."""
     if plan.mode == "grant":
         return plan.amount
-    usable = wallet.available(now) + wallet.held
+    usable = 0
+    for lot_id, lot in wallet.lots.items():
+        if lot.state(now) != "active":
+            continue  # expired (held or not), or not valid yet
+        owed = wallet.owed_back.get(lot_id)
+        usable += max(0, lot.remaining - (owed.amount if owed is not None else 0))
     return max(0, plan.amount - usable)

@@ -15,7 +15,7 @@ from store_credit.clock import iso
 from store_credit.errors import NotFound, WalletFull, WriteConflict
 from store_credit.idempotency import ApiResult, backoff, guarded_write
 from store_credit.models import ExpirySpec, RenewalPlanRequest, Settings
-from store_credit.money import money_json
+from store_credit.money import MAX_MINOR, money_json
 from store_credit.observability import logger
 from store_credit.renewal import RenewalPlan, next_period_start, owed_period_start, period_key, renewal_amount
 from store_credit.wallet import DUE_SHARDS, Wallet, issue_credit
@@ -74,7 +74,10 @@ def put_plan(
                 if existing is not None and existing.due_at <= now
                 else next_period_start(now, settings.timezone, request.period)
             ),
-            version=(existing.version if existing else 0) + 1,
+            # A new plan's version is never one a deleted plan had: a job that read the deleted
+            # plan must not find its version condition met by the new one, and write the old
+            # plan back over it (nanoseconds now: later than any version the deleted plan took).
+            version=existing.version + 1 if existing else time.time_ns(),
         )
         body = plan_json(plan, settings.timezone)
         wallet_store.save_plan(
@@ -155,14 +158,17 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
         )
         change = None
         wallet = stored or Wallet(plan.merchant_id, plan.customer_id, plan.currency)
-        amount = 0 if plan.last_period == period else renewal_amount(plan, wallet, run.now)
         spec = ExpirySpec.model_validate(plan.expires) if plan.expires else None
-        if expiry_date_over(spec, settings, run.now):
-            # The plan's (or the default's) fixed expiry date is over: credit granted now would
-            # be born expired, so the period passes with nothing granted, as a reward would.
-            amount = 0
+        amount = _grant(plan, wallet, period, spec=spec, settings=settings, now=run.now)
         # No expiry on the plan: the merchant's default expiry, as for any credit issued.
         expires_at = None if amount == 0 else expiry_for(spec, settings, run.now)
+        if amount > 0 and wallet.balance + amount > MAX_MINOR:
+            # Granting it would take the wallet past the largest amount the service holds: the
+            # plan stays due (renewed at a run after the balance comes down), and the job goes on
+            # to every other plan (of every merchant) instead of failing on this one each run.
+            logger.warning("renewal waits: balance at its limit", extra={"plan": key["PK"]["S"]})
+            run.complete = False
+            return
         if amount > 0:
             change = issue_credit(
                 wallet,
@@ -193,6 +199,19 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
             if amount:
                 run.granted[plan.currency] = run.granted.get(plan.currency, 0) + amount
         return
+
+
+def _grant(
+    plan: RenewalPlan, wallet: Wallet, period: str, *, spec: ExpirySpec | None, settings: Settings, now: int
+) -> int:
+    """What this run grants: nothing for a period renewed already."""
+    if plan.last_period == period:
+        return 0
+    if expiry_date_over(spec, settings, now):
+        # The plan's (or the default's) fixed expiry date is over: credit granted now would
+        # be born expired, so the period passes with nothing granted, as a reward would.
+        return 0
+    return renewal_amount(plan, wallet, now)
 
 
 def run_renewal(now: int, ms_left: Callable[[], int] = lambda: 900_000) -> dict[str, Any]:

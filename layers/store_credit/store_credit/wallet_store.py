@@ -906,12 +906,19 @@ def commit_new_wallets(changes: list[WalletChange], idempotency: IdempotentWrite
     """Create several wallets (codes) with their first ledger entry, all or none, in one
     transaction with the request's idempotency record. A code that already exists cancels it
     (``WriteConflict``: the caller draws new codes)."""
+    import hashlib
+
     items: list[dict[str, Any]] = []
     for change in changes:
         items.append(_wallet_put(change.before, change.after))
         items.append(_ledger_put(change.after, change.entry))
     items.append(idempotency.put())
-    _transact(items, token=idempotency.token(0), on_cancel=_replay_on_idempotency(idempotency, len(items) - 1))
+    # The token covers the codes drawn: each attempt draws new ones, and DynamoDB answers a token
+    # it saw succeed with other parameters (a retry of the same request after it landed) with
+    # IdempotentParameterMismatch for ten minutes, never reaching the idempotency record's replay.
+    drawn = "|".join(change.after.customer_id for change in changes)
+    token = hashlib.sha256(f"{idempotency.token(0)}|{drawn}".encode()).hexdigest()[:36]
+    _transact(items, token=token, on_cancel=_replay_on_idempotency(idempotency, len(items) - 1))
 
 
 def holder_items(merchant_id: str, holder: str, prefix: str = "") -> list[dict[str, Any]]:
@@ -1078,6 +1085,11 @@ def stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dic
         spent=int(item["spent"]["N"]),
         fired=tuple(f["S"] for f in item["fired"]["L"]),
     )
+
+
+def load_order(merchant_id: str, order_id: str) -> OrderRecord | None:
+    found = _get_by_sort_key([order_key(merchant_id, order_id)])
+    return order_from_item(found["ORDER"]) if "ORDER" in found else None
 
 
 def load_order_state(
