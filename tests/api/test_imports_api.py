@@ -775,3 +775,30 @@ def test_a_row_for_a_wallet_with_no_room_fails_alone_and_the_rest_of_its_message
     assert "400 KB" in result["errors"][0]["reason"]
     assert available(api, "bob") == "3.00"
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_a_row_for_a_known_customer_in_a_new_currency_finds_them_with_a_consistent_read(api: Api) -> None:
+    from store_credit import wallet_store
+
+    # Given a customer created a moment ago by a USD credit (so they have no EUR wallet yet)
+    api.issue("ann", "1.00")
+    post_csv(api, csv_body("ann,,,5.00,EUR,First euros,,"))
+    queries: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        queries.append(params)
+
+    # When the consumer applies the row, recording every Query it makes
+    events = wallet_store.dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.Query", record, unique_id="record-query")
+    try:
+        QueuePump().drain()
+    finally:
+        events.unregister("provide-client-params.dynamodb.Query", unique_id="record-query")
+
+    # Then the check that the customer exists reads the table consistently: an eventually
+    # consistent read on DynamoDB can miss the customer written a moment before, and the row
+    # would fail for good ("no customer matches"), never to be retried
+    table_reads = [q for q in queries if "IndexName" not in q]
+    assert table_reads and all(q.get("ConsistentRead") for q in table_reads)
+    assert available(api, "ann", "EUR") == "5.00"

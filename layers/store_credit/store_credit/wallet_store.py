@@ -436,6 +436,8 @@ def load_settings(merchant_id: str) -> MerchantSettingsRecord | None:
 
 
 def customer_exists(merchant_id: str, customer_id: str) -> bool:
+    """Strongly consistent: a customer recorded a moment ago (a first credit) must be found,
+    or an import row naming them fails for good and a deduct answers 404."""
     response = _call(
         dynamodb().query,
         TableName=table_name(),
@@ -443,6 +445,7 @@ def customer_exists(merchant_id: str, customer_id: str) -> bool:
         ExpressionAttributeValues={":pk": {"S": customer_pk(merchant_id, customer_id)}},
         ProjectionExpression="PK",
         Limit=1,
+        ConsistentRead=True,
     )
     return bool(response["Items"])
 
