@@ -603,6 +603,35 @@ def test_a_row_is_never_refused_on_a_balance_that_has_since_changed(
     assert available(api, "cus_1") == "8.00"
 
 
+def test_a_credit_is_never_refused_on_a_full_balance_that_has_since_gone_down(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+
+    # Given a customer holding all but 1.00 of the largest balance the service holds, a queued
+    # row crediting 5.00, and then a deduction of 100.00
+    api.issue("cus_1", "9999999999998.99")
+    import_id = post_csv(api, csv_body("cus_1,,,5.00,USD,Migration,,")).json()["import_id"]
+    stale = wallet_store.load_wallet(merchant.merchant_id, "cus_1", "USD")
+    assert api.debit("cus_1", "100.00").status == 201
+
+    # When the consumer reads the wallet as it was before the deduction (a read that raced it)
+    real = wallet_store.load_import_wallets
+
+    def racing(merchant_id: str, wallets: list[tuple[str, str]]) -> Any:
+        settings, _ = real(merchant_id, wallets)
+        return settings, {("cus_1", "USD"): stale}
+
+    monkeypatch.setattr(wallet_store, "load_import_wallets", racing)
+    QueuePump().drain()
+
+    # Then the refusal ("the balance would exceed the largest amount") does not stand on the
+    # stale balance: the wallet is read again and the row applies
+    result = import_status(api, import_id)
+    assert (result["rows_applied"], result["rows_failed"]) == (1, 0), result["errors"]
+    assert available(api, "cus_1") == "9999999999903.99"
+
+
 @pytest.mark.parametrize(
     ("method", "url"), [("POST", "/v1/imports"), ("GET", "/v1/imports/imp_01M81V89044R6ZT55DXVTPK6JT")]
 )
