@@ -831,3 +831,49 @@ def test_a_row_for_a_known_customer_in_a_new_currency_finds_them_with_a_consiste
     table_reads = [q for q in queries if "IndexName" not in q]
     assert table_reads and all(q.get("ConsistentRead") for q in table_reads)
     assert available(api, "ann", "EUR") == "5.00"
+
+
+@pytest.mark.parametrize("change", ["erased", "email changed"])
+def test_an_email_index_lagging_behind_an_erasure_or_a_new_email_matches_nobody(
+    api: Api, merchant: Merchant, change: str
+) -> None:
+    from store_credit import wallet_store
+
+    # Given a customer who had ann@shop.example, then was erased (or given another email)
+    api.issue("ann", "1.00", email="ann@shop.example")
+    if change == "erased":
+        assert api.write("DELETE", "/v1/customers/ann/personal-data", None, key=None).status == 200
+    else:
+        api.issue("ann", "1.00", email="ann@elsewhere.example")
+    import_id = post_csv(api, csv_body(",ann@shop.example,,5.00,USD,Promo,,")).json()["import_id"]
+    before = available(api, "ann")
+
+    # When the consumer's email lookup reads the index before it has caught up (ByEmail is a
+    # global secondary index: eventually consistent), so it still lists ann under that email
+    events = wallet_store.dynamodb().meta.events
+    stale = {"PK": {"S": f"M#{merchant.merchant_id}#C#ann"}, "SK": {"S": "PROFILE"}}
+
+    asked: list[str | None] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        asked.append(params.get("IndexName"))
+
+    def lagging(parsed: dict[str, Any], **_: Any) -> None:
+        if asked and asked[-1] == "ByEmail":
+            parsed["Items"] = [{**stale, "email_key": {"S": f"M#{merchant.merchant_id}#E#ann@shop.example"}}]
+            parsed["Count"] = 1
+
+    events.register("provide-client-params.dynamodb.Query", note, unique_id="lagging-index-params")
+    events.register("after-call.dynamodb.Query", lagging, unique_id="lagging-index")
+    try:
+        QueuePump().drain()
+    finally:
+        events.unregister("provide-client-params.dynamodb.Query", unique_id="lagging-index-params")
+        events.unregister("after-call.dynamodb.Query", unique_id="lagging-index")
+
+    # Then the row matches nobody: a customer is found by an email only while their profile
+    # still carries it, so an erased customer stays unfindable and no credit goes astray
+    result = import_status(api, import_id)
+    assert (result["rows_applied"], result["rows_failed"]) == (0, 1)
+    assert result["errors"] == [{"row": 0, "reason": "no customer matches the row's email"}]
+    assert available(api, "ann") == before

@@ -1624,7 +1624,12 @@ def list_import_errors(
 def find_customers(merchant_id: str, *, email: str | None = None, phone: str | None = None) -> list[str]:
     """Customers of this merchant whose profile carries exactly this email (or phone): at most two,
     enough to tell one from ambiguous. The lookup key embeds the merchant, so no other tenant's
-    customer can ever match."""
+    customer can ever match.
+
+    The index is eventually consistent: it can still list a customer whose email was erased or
+    replaced a moment ago. Each customer it names is kept only if their profile, read
+    consistently, still carries the value, so an erased customer is never found by it and
+    credit never goes to whoever had the email before."""
     index, attribute, value = ("ByEmail", "email_key", f"M#{merchant_id}#E#{email}")
     if email is None:
         index, attribute, value = ("ByPhone", "phone_key", f"M#{merchant_id}#P#{phone}")
@@ -1637,7 +1642,23 @@ def find_customers(merchant_id: str, *, email: str | None = None, phone: str | N
         Limit=2,
     )
     prefix = f"M#{merchant_id}#C#"
-    return [item["PK"]["S"].removeprefix(prefix) for item in response["Items"] if item["PK"]["S"].startswith(prefix)]
+    keys = [
+        {"PK": item["PK"], "SK": {"S": "PROFILE"}} for item in response["Items"] if item["PK"]["S"].startswith(prefix)
+    ]
+    if not keys:
+        return []
+    profiles: dict[str, dict[str, Any]] = {}
+    request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": True}}
+    while request:
+        page = _call(dynamodb().batch_get_item, RequestItems=request)
+        for item in page["Responses"].get(table_name(), []):
+            profiles[item["PK"]["S"]] = item
+        request = page.get("UnprocessedKeys") or {}
+    return [
+        key["PK"]["S"].removeprefix(prefix)
+        for key in keys
+        if profiles.get(key["PK"]["S"], {}).get(attribute, {}).get("S") == value
+    ]
 
 
 @dataclass(frozen=True)
