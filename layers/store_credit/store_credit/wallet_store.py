@@ -1473,11 +1473,13 @@ def load_liability(merchant_id: str, currency: str, first_day: str, last_day: st
 def load_settings_and_email(
     merchant_id: str, customer_id: str | None
 ) -> tuple[MerchantSettingsRecord | None, str | None]:
-    """The merchant's settings and the customer's email (if any): one round trip."""
+    """The merchant's settings and the customer's email (if any): one round trip. Consistent: an
+    email erased a moment ago must not be read back and written to, and one recorded with
+    the credit this event announces must be found."""
     keys = [settings_key(merchant_id)]
     if customer_id is not None:
         keys.append({"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": "PROFILE"}})
-    found = _get_by_sort_key(keys, consistent=False)
+    found = _get_by_sort_key(keys, consistent=True)
     profile = found.get("PROFILE", {})
     return _settings_from_item(found.get("SETTINGS")), profile.get("email", {}).get("S")
 
