@@ -603,6 +603,35 @@ def test_a_row_is_never_refused_on_a_balance_that_has_since_changed(
     assert available(api, "cus_1") == "8.00"
 
 
+def test_a_credit_is_never_refused_on_a_full_balance_that_has_since_gone_down(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+
+    # Given a customer holding all but 1.00 of the largest balance the service holds, a queued
+    # row crediting 5.00, and then a deduction of 100.00
+    api.issue("cus_1", "9999999999998.99")
+    import_id = post_csv(api, csv_body("cus_1,,,5.00,USD,Migration,,")).json()["import_id"]
+    stale = wallet_store.load_wallet(merchant.merchant_id, "cus_1", "USD")
+    assert api.debit("cus_1", "100.00").status == 201
+
+    # When the consumer reads the wallet as it was before the deduction (a read that raced it)
+    real = wallet_store.load_import_wallets
+
+    def racing(merchant_id: str, wallets: list[tuple[str, str]]) -> Any:
+        settings, _ = real(merchant_id, wallets)
+        return settings, {("cus_1", "USD"): stale}
+
+    monkeypatch.setattr(wallet_store, "load_import_wallets", racing)
+    QueuePump().drain()
+
+    # Then the refusal ("the balance would exceed the largest amount") does not stand on the
+    # stale balance: the wallet is read again and the row applies
+    result = import_status(api, import_id)
+    assert (result["rows_applied"], result["rows_failed"]) == (1, 0), result["errors"]
+    assert available(api, "cus_1") == "9999999999903.99"
+
+
 @pytest.mark.parametrize(
     ("method", "url"), [("POST", "/v1/imports"), ("GET", "/v1/imports/imp_01M81V89044R6ZT55DXVTPK6JT")]
 )
@@ -775,3 +804,76 @@ def test_a_row_for_a_wallet_with_no_room_fails_alone_and_the_rest_of_its_message
     assert "400 KB" in result["errors"][0]["reason"]
     assert available(api, "bob") == "3.00"
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_a_row_for_a_known_customer_in_a_new_currency_finds_them_with_a_consistent_read(api: Api) -> None:
+    from store_credit import wallet_store
+
+    # Given a customer created a moment ago by a USD credit (so they have no EUR wallet yet)
+    api.issue("ann", "1.00")
+    post_csv(api, csv_body("ann,,,5.00,EUR,First euros,,"))
+    queries: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        queries.append(params)
+
+    # When the consumer applies the row, recording every Query it makes
+    events = wallet_store.dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.Query", record, unique_id="record-query")
+    try:
+        QueuePump().drain()
+    finally:
+        events.unregister("provide-client-params.dynamodb.Query", unique_id="record-query")
+
+    # Then the check that the customer exists reads the table consistently: an eventually
+    # consistent read on DynamoDB can miss the customer written a moment before, and the row
+    # would fail for good ("no customer matches"), never to be retried
+    table_reads = [q for q in queries if "IndexName" not in q]
+    assert table_reads and all(q.get("ConsistentRead") for q in table_reads)
+    assert available(api, "ann", "EUR") == "5.00"
+
+
+@pytest.mark.parametrize("change", ["erased", "email changed"])
+def test_an_email_index_lagging_behind_an_erasure_or_a_new_email_matches_nobody(
+    api: Api, merchant: Merchant, change: str
+) -> None:
+    from store_credit import wallet_store
+
+    # Given a customer who had ann@shop.example, then was erased (or given another email)
+    api.issue("ann", "1.00", email="ann@shop.example")
+    if change == "erased":
+        assert api.write("DELETE", "/v1/customers/ann/personal-data", None, key=None).status == 200
+    else:
+        api.issue("ann", "1.00", email="ann@elsewhere.example")
+    import_id = post_csv(api, csv_body(",ann@shop.example,,5.00,USD,Promo,,")).json()["import_id"]
+    before = available(api, "ann")
+
+    # When the consumer's email lookup reads the index before it has caught up (ByEmail is a
+    # global secondary index: eventually consistent), so it still lists ann under that email
+    events = wallet_store.dynamodb().meta.events
+    stale = {"PK": {"S": f"M#{merchant.merchant_id}#C#ann"}, "SK": {"S": "PROFILE"}}
+
+    asked: list[str | None] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        asked.append(params.get("IndexName"))
+
+    def lagging(parsed: dict[str, Any], **_: Any) -> None:
+        if asked and asked[-1] == "ByEmail":
+            parsed["Items"] = [{**stale, "email_key": {"S": f"M#{merchant.merchant_id}#E#ann@shop.example"}}]
+            parsed["Count"] = 1
+
+    events.register("provide-client-params.dynamodb.Query", note, unique_id="lagging-index-params")
+    events.register("after-call.dynamodb.Query", lagging, unique_id="lagging-index")
+    try:
+        QueuePump().drain()
+    finally:
+        events.unregister("provide-client-params.dynamodb.Query", unique_id="lagging-index-params")
+        events.unregister("after-call.dynamodb.Query", unique_id="lagging-index")
+
+    # Then the row matches nobody: a customer is found by an email only while their profile
+    # still carries it, so an erased customer stays unfindable and no credit goes astray
+    result = import_status(api, import_id)
+    assert (result["rows_applied"], result["rows_failed"]) == (0, 1)
+    assert result["errors"] == [{"row": 0, "reason": "no customer matches the row's email"}]
+    assert available(api, "ann") == before

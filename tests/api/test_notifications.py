@@ -140,3 +140,28 @@ def test_an_email_ses_refused_is_sent_when_the_event_is_retried(api: Api, mercha
 
     # Then the email is sent: de-duplication never swallows a notice that was not sent
     assert len(sent_emails()) == 1
+
+
+def test_the_notifier_reads_the_customers_email_consistently(api: Api, merchant: Merchant) -> None:
+    from store_credit import wallet_store
+
+    # Given emails on and credit issued to ann (whose personal data may be erased at any moment)
+    verify_sender()
+    api.put("/v1/settings", {"notifications": {"email": True}})
+    event = issued_event(api, merchant)
+    reads: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        reads.append(params)
+
+    # When the notifier handles the event, recording its BatchGetItem calls
+    events = wallet_store.dynamodb().meta.events
+    events.register("provide-client-params.dynamodb.BatchGetItem", record, unique_id="record-batch-get")
+    try:
+        assert invoke(template.function_dir("NotifierFunction"), event) == {"sent": True}
+    finally:
+        events.unregister("provide-client-params.dynamodb.BatchGetItem", unique_id="record-batch-get")
+
+    # Then the profile is read consistently: an eventually consistent read just after an
+    # erasure could still return the erased email, and the customer would be emailed at it
+    assert reads and all(keys.get("ConsistentRead") for r in reads for keys in r["RequestItems"].values())

@@ -294,13 +294,13 @@ def apply_row(job: wallet_store.ImportJob, row: ImportRow, block: _Block) -> str
             outcome = _with(outcome, customer_id=wallet.customer_id, entry_id=change.entry.entry_id)
         except RowFailed as failure:
             outcome = _with(outcome, failed_reason=failure.detail)
-        except (InsufficientCredit, WalletFull) as refusal:  # decided on the wallet: only if it has not moved since
-            # A wallet too full for the row's lot fails the row alone: raising would send the
+        except (InsufficientCredit, WalletFull, InvalidInput) as refusal:
+            # Decided on the wallet (not enough credit, no room for a lot, a balance that would
+            # pass the largest amount): it stands only if the wallet has not moved since. A
+            # wallet too full for the row's lot fails the row alone: raising would send the
             # whole message back until SQS dead-letters it with every other row it carries.
             outcome = _with(outcome, failed_reason=refusal.detail, customer_id=wallet.customer_id if wallet else None)
             change, refused_on = None, wallet
-        except InvalidInput as refusal:
-            outcome = _with(outcome, failed_reason=refusal.detail)
         try:
             done = wallet_store.commit_import_row(outcome, change, refused_on=refused_on)
         except WriteConflict:

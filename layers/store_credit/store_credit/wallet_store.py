@@ -446,6 +446,8 @@ def load_settings(merchant_id: str) -> MerchantSettingsRecord | None:
 
 
 def customer_exists(merchant_id: str, customer_id: str) -> bool:
+    """Strongly consistent: a customer recorded a moment ago (a first credit) must be found,
+    or an import row naming them fails for good and a deduct answers 404."""
     response = _call(
         dynamodb().query,
         TableName=table_name(),
@@ -453,6 +455,7 @@ def customer_exists(merchant_id: str, customer_id: str) -> bool:
         ExpressionAttributeValues={":pk": {"S": customer_pk(merchant_id, customer_id)}},
         ProjectionExpression="PK",
         Limit=1,
+        ConsistentRead=True,
     )
     return bool(response["Items"])
 
@@ -1491,11 +1494,13 @@ def load_liability(merchant_id: str, currency: str, first_day: str, last_day: st
 def load_settings_and_email(
     merchant_id: str, customer_id: str | None
 ) -> tuple[MerchantSettingsRecord | None, str | None]:
-    """The merchant's settings and the customer's email (if any): one round trip."""
+    """The merchant's settings and the customer's email (if any): one round trip. Consistent: an
+    email erased a moment ago must not be read back and written to, and one recorded with
+    the credit this event announces must be found."""
     keys = [settings_key(merchant_id)]
     if customer_id is not None:
         keys.append({"PK": {"S": customer_pk(merchant_id, customer_id)}, "SK": {"S": "PROFILE"}})
-    found = _get_by_sort_key(keys, consistent=False)
+    found = _get_by_sort_key(keys, consistent=True)
     profile = found.get("PROFILE", {})
     return _settings_from_item(found.get("SETTINGS")), profile.get("email", {}).get("S")
 
@@ -1642,7 +1647,12 @@ def list_import_errors(
 def find_customers(merchant_id: str, *, email: str | None = None, phone: str | None = None) -> list[str]:
     """Customers of this merchant whose profile carries exactly this email (or phone): at most two,
     enough to tell one from ambiguous. The lookup key embeds the merchant, so no other tenant's
-    customer can ever match."""
+    customer can ever match.
+
+    The index is eventually consistent: it can still list a customer whose email was erased or
+    replaced a moment ago. Each customer it names is kept only if their profile, read
+    consistently, still carries the value, so an erased customer is never found by it and
+    credit never goes to whoever had the email before."""
     index, attribute, value = ("ByEmail", "email_key", f"M#{merchant_id}#E#{email}")
     if email is None:
         index, attribute, value = ("ByPhone", "phone_key", f"M#{merchant_id}#P#{phone}")
@@ -1655,7 +1665,23 @@ def find_customers(merchant_id: str, *, email: str | None = None, phone: str | N
         Limit=2,
     )
     prefix = f"M#{merchant_id}#C#"
-    return [item["PK"]["S"].removeprefix(prefix) for item in response["Items"] if item["PK"]["S"].startswith(prefix)]
+    keys = [
+        {"PK": item["PK"], "SK": {"S": "PROFILE"}} for item in response["Items"] if item["PK"]["S"].startswith(prefix)
+    ]
+    if not keys:
+        return []
+    profiles: dict[str, dict[str, Any]] = {}
+    request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": True}}
+    while request:
+        page = _call(dynamodb().batch_get_item, RequestItems=request)
+        for item in page["Responses"].get(table_name(), []):
+            profiles[item["PK"]["S"]] = item
+        request = page.get("UnprocessedKeys") or {}
+    return [
+        key["PK"]["S"].removeprefix(prefix)
+        for key in keys
+        if profiles.get(key["PK"]["S"], {}).get(attribute, {}).get("S") == value
+    ]
 
 
 @dataclass(frozen=True)
