@@ -395,17 +395,24 @@ def _settings_from_item(item: dict[str, Any] | None) -> MerchantSettingsRecord |
     )
 
 
-def _get_by_sort_key(keys: list[dict[str, Any]], *, consistent: bool = True) -> dict[str, dict[str, Any]]:
-    """One BatchGetItem (retrying what DynamoDB leaves unprocessed); items by sort key, which is
-    unique among the keys asked for here."""
-    found: dict[str, dict[str, Any]] = {}
+def _batch_get(keys: list[dict[str, Any]], *, consistent: bool = True) -> list[dict[str, Any]]:
+    """The items of up to 100 keys, absent ones left out: one BatchGetItem, then the keys DynamoDB
+    left unprocessed (it does so when throttled) again after a growing pause, as AWS advises."""
+    items: list[dict[str, Any]] = []
     request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": consistent}}
-    while request:
+    for attempt in range(8):  # about 4.5 s of pauses at most, well inside any caller's timeout
         response = _call(dynamodb().batch_get_item, RequestItems=request)
-        for item in response["Responses"].get(table_name(), []):
-            found[item["SK"]["S"]] = item
+        items.extend(response["Responses"].get(table_name(), []))
         request = response.get("UnprocessedKeys") or {}
-    return found
+        if not request:
+            return items
+        time.sleep(min(0.1 * 2**attempt, 1.0))
+    raise WalletBusy(detail="DynamoDB is throttling this table; retry shortly")
+
+
+def _get_by_sort_key(keys: list[dict[str, Any]], *, consistent: bool = True) -> dict[str, dict[str, Any]]:
+    """One BatchGetItem; items by sort key, which is unique among the keys asked for here."""
+    return {item["SK"]["S"]: item for item in _batch_get(keys, consistent=consistent)}
 
 
 def load_settings_and_wallet(
@@ -1670,13 +1677,7 @@ def find_customers(merchant_id: str, *, email: str | None = None, phone: str | N
     ]
     if not keys:
         return []
-    profiles: dict[str, dict[str, Any]] = {}
-    request: dict[str, Any] = {table_name(): {"Keys": keys, "ConsistentRead": True}}
-    while request:
-        page = _call(dynamodb().batch_get_item, RequestItems=request)
-        for item in page["Responses"].get(table_name(), []):
-            profiles[item["PK"]["S"]] = item
-        request = page.get("UnprocessedKeys") or {}
+    profiles = {item["PK"]["S"]: item for item in _batch_get(keys)}
     return [
         key["PK"]["S"].removeprefix(prefix)
         for key in keys
@@ -1808,14 +1809,10 @@ def load_import_wallets(
     settings: MerchantSettingsRecord | None = None
     wanted = [settings_key(merchant_id)] + [wallet_key(merchant_id, c, cur) for c, cur in dict.fromkeys(wallets)]
     for start in range(0, len(wanted), 100):
-        request: dict[str, Any] = {table_name(): {"Keys": wanted[start : start + 100], "ConsistentRead": True}}
-        while request:
-            response = _call(dynamodb().batch_get_item, RequestItems=request)
-            for item in response["Responses"].get(table_name(), []):
-                if item["SK"]["S"] == "SETTINGS":
-                    settings = _settings_from_item(item)
-                else:
-                    wallet = wallet_from_item(item)
-                    found[(wallet.customer_id, wallet.currency)] = wallet
-            request = response.get("UnprocessedKeys") or {}
+        for item in _batch_get(wanted[start : start + 100]):
+            if item["SK"]["S"] == "SETTINGS":
+                settings = _settings_from_item(item)
+            else:
+                wallet = wallet_from_item(item)
+                found[(wallet.customer_id, wallet.currency)] = wallet
     return settings, found
