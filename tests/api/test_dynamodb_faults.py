@@ -107,3 +107,27 @@ def test_reads_left_unprocessed_for_seconds_are_503_and_nothing_written(
         response = api.debit("cus_1", "4.00")
     assert response.status == 503 and response.json()["type"].endswith("wallet-busy")
     assert audit_wallet(merchant.merchant_id, "cus_1", "USD").entries == 1
+
+
+def test_a_retry_that_writes_other_items_never_reuses_the_request_token(api: Api, merchant: Merchant) -> None:
+    # Given a debit whose first transaction meets a TransactionConflict (the wallet is unchanged,
+    # so the retry is conditioned on the same version, with a new entry id and time)
+    api.issue("cus_1", "10.00")
+    from store_credit import wallet_store
+
+    tokens: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        tokens.append(json.loads(params["body"])["ClientRequestToken"])
+
+    events = wallet_store.dynamodb().meta.events
+    events.register("before-call.dynamodb.TransactWriteItems", record, unique_id="record-tokens")
+    try:
+        with on_call("TransactWriteItems", before=[transaction_canceled("TransactionConflict", "None", "None")]):
+            assert api.debit("cus_1", "4.00").status == 201
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="record-tokens")
+    # Then the retry carries a token of its own: DynamoDB would answer a token reused with other
+    # parameters with IdempotentParameterMismatch for ten minutes
+    assert len(tokens) == 2 and tokens[0] != tokens[1]
+    audit_wallet(merchant.merchant_id, "cus_1", "USD").assert_consistent()

@@ -552,9 +552,7 @@ class IdempotentWrite:
         }
 
     def token(self, guarded_version: int) -> str:
-        # DynamoDB's own 10-minute de-duplication of a retried TransactWriteItems call
-        # (e.g. an SDK retry after a timeout whose write went through). The token must change
-        # when the parameters do, so it covers the version the write is conditioned on.
+        # The request's part of a TransactWriteItems token (``_transact`` adds the items).
         import hashlib
 
         raw = f"{self.merchant_id}|{self.key}|{self.request_hash}|{guarded_version}"
@@ -753,7 +751,15 @@ def _transact(items: list[dict[str, Any]], *, token: str | None = None, on_cance
 
     params: dict[str, Any] = {"TransactItems": items}
     if token is not None:
-        params["ClientRequestToken"] = token
+        # DynamoDB de-duplicates a call repeated with the same token for ten minutes (botocore's
+        # retry after a timeout whose write went through), and answers the same token with
+        # other parameters with IdempotentParameterMismatch. A retry of ours (after a conflict,
+        # or a replayed request) builds new items: new entry ids, a new time, new codes. So the
+        # token covers the items themselves: the same call, the same token; any change, a new one.
+        import hashlib
+
+        canonical = json.dumps(items, sort_keys=True, separators=(",", ":"))
+        params["ClientRequestToken"] = hashlib.sha256(f"{token}|{canonical}".encode()).hexdigest()[:36]
     try:
         dynamodb().transact_write_items(**params)
     except ClientError as error:
@@ -916,19 +922,15 @@ def commit_new_wallets(changes: list[WalletChange], idempotency: IdempotentWrite
     """Create several wallets (codes) with their first ledger entry, all or none, in one
     transaction with the request's idempotency record. A code that already exists cancels it
     (``WriteConflict``: the caller draws new codes)."""
-    import hashlib
 
     items: list[dict[str, Any]] = []
     for change in changes:
         items.append(_wallet_put(change.before, change.after))
         items.append(_ledger_put(change.after, change.entry))
     items.append(idempotency.put())
-    # The token covers the codes drawn: each attempt draws new ones, and DynamoDB answers a token
-    # it saw succeed with other parameters (a retry of the same request after it landed) with
-    # IdempotentParameterMismatch for ten minutes, never reaching the idempotency record's replay.
-    drawn = "|".join(change.after.customer_id for change in changes)
-    token = hashlib.sha256(f"{idempotency.token(0)}|{drawn}".encode()).hexdigest()[:36]
-    _transact(items, token=token, on_cancel=_replay_on_idempotency(idempotency, len(items) - 1))
+    # Each attempt draws new codes: the token ``_transact`` derives covers them, so a retry of a
+    # request that landed meets the idempotency record's replay, not IdempotentParameterMismatch.
+    _transact(items, token=idempotency.token(0), on_cancel=_replay_on_idempotency(idempotency, len(items) - 1))
 
 
 def holder_items(merchant_id: str, holder: str, prefix: str = "") -> list[dict[str, Any]]:
