@@ -48,6 +48,17 @@ def test_quoted_cells_a_bom_and_crlf_line_ends_are_csv_too() -> None:
     assert row.reason == "Refund, order 12"
 
 
+def test_empty_lines_at_the_end_are_no_rows_but_one_between_rows_is_an_error() -> None:
+    # Given a file ending in a blank line and a spreadsheet's rows of bare commas
+    rows = parse_import(csv("a,,,1.00,USD,r,,", "", ",,,,,,,", "\r"), "text/csv", now=NOW, tz_name="UTC")
+    # Then it holds the one row
+    assert [r.customer_id for r in rows] == ["a"]
+    # But a blank line between two rows is still reported, by its line
+    with pytest.raises(InvalidInput) as error:
+        parse_import(csv("a,,,1.00,USD,r,,", "", "b,,,1.00,USD,r,,"), "text/csv", now=NOW, tz_name="UTC")
+    assert [e.message for e in error.value.errors] == ["line 3 is empty"]
+
+
 def test_every_bad_row_is_listed_and_good_rows_do_not_hide_them() -> None:
     with pytest.raises(InvalidInput) as error:
         parse_import(

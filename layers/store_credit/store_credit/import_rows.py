@@ -137,10 +137,15 @@ def parse_csv(raw: bytes, *, now: int, tz_name: str) -> list[ImportRow]:
     records: list[dict[str, Any]] = []
     errors = _Errors()
     try:
+        blank: list[dict[str, Any]] = []  # empty lines not yet followed by a row
         for index, cells in enumerate(reader):
             if not any(cell.strip() for cell in cells):
-                records.append({_LINE_ERROR: f"line {index + 2} is empty"})
+                blank.append({_LINE_ERROR: f"line {index + 2} is empty"})
                 continue
+            # An empty line between rows is an error (it may be a row the merchant lost); empty
+            # lines at the end (a blank line, a spreadsheet's rows of bare commas) are no rows.
+            records.extend(blank)
+            blank.clear()
             if len(cells) != len(CSV_HEADER):
                 records.append({_LINE_ERROR: f"line {index + 2} has {len(cells)} columns, expected {len(CSV_HEADER)}"})
                 continue
