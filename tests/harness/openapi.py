@@ -87,7 +87,7 @@ def build_openapi() -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             for code, description in ERRORS.items():
                 responses[code] = {
-                    "description": description,
+                    "description": _bad_request(operation) if code == "400" else description,
                     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
                 }
             responses["401"] = {
@@ -100,6 +100,16 @@ def build_openapi() -> dict[str, Any]:
                 }
     _document_order_webhook(document)
     return document
+
+
+def _bad_request(operation: dict[str, Any]) -> str:
+    """What a 400 means for this operation: only a write keyed by Idempotency-Key can lack it."""
+    keyed = any(p.get("name", "").lower() == "idempotency-key" for p in operation.get("parameters", []))
+    if keyed:
+        return ERRORS["400"]
+    if "requestBody" in operation:
+        return "Malformed JSON"
+    return "Malformed request"
 
 
 WEBHOOK_PATH = "/v1/webhooks/orders/{merchant_id}"
