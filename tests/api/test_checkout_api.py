@@ -256,3 +256,24 @@ def test_a_checkout_id_stays_with_its_customer_even_when_the_other_has_no_credit
     assert stolen.status == 409
     assert stolen.json()["type"].endswith("checkout-conflict")
     assert api.wallet("ann").json()["held"]["amount"] == "10.00"
+
+
+def test_redemption_tiers_written_with_cents_still_cap_a_yen_and_a_dinar_cart(api: Api) -> None:
+    # Given tiers written as in the contract ("100.00", "10.00"), one set for every currency
+    tiers = [{"min_order": "100.00", "max_fixed": "10.00"}, {"min_order": "1000.005", "max_percent": "5"}]
+    api.put("/v1/settings", {"redemption_limits": tiers})
+    api.issue("ann", "5000", currency="JPY")
+    api.issue("bob", "5000.000", currency="KWD")
+
+    # When a JPY cart of 999 yen and a KWD cart of 1000.005 dinars apply credit
+    yen = {"currency": "JPY", "items": [{"id": "a", "quantity": 1, "unit_price": "999"}]}
+    dinar = {"currency": "KWD", "items": [{"id": "a", "quantity": 1, "unit_price": "1000.005"}]}
+    yen_quote = apply(api, "chk_jpy", "ann", cart=yen)
+    dinar_quote = apply(api, "chk_kwd", "bob", cart=dinar)
+
+    # Then the tiers read as numbers in the cart's currency: 999 yen reaches 100, capped at 10
+    # yen (not a 422 blaming the settings); 1000.005 dinars reaches the 5% tier: 50.00025 → 51
+    assert yen_quote.status == 200, yen_quote.body
+    assert yen_quote.json()["applied"]["amount"] == "10"
+    assert dinar_quote.status == 200, dinar_quote.body
+    assert dinar_quote.json()["applied"]["amount"] == "51.000"
