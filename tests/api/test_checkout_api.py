@@ -277,3 +277,18 @@ def test_redemption_tiers_written_with_cents_still_cap_a_yen_and_a_dinar_cart(ap
     assert yen_quote.json()["applied"]["amount"] == "10"
     assert dinar_quote.status == 200, dinar_quote.body
     assert dinar_quote.json()["applied"]["amount"] == "51.000"
+
+
+def test_two_tiers_that_meet_in_whole_yen_apply_the_higher_one(api: Api) -> None:
+    # Given tiers at 100.2 and 100.4: in yen both are reached first at 101
+    tiers = [{"min_order": "100.2", "max_fixed": "5"}, {"min_order": "100.4", "max_fixed": "7"}]
+    api.put("/v1/settings", {"redemption_limits": tiers})
+    api.issue("ann", "5000", currency="JPY")
+
+    # When a 101 yen cart applies credit
+    yen = {"currency": "JPY", "items": [{"id": "a", "quantity": 1, "unit_price": "101"}]}
+    quote = apply(api, "chk_jpy", "ann", cart=yen)
+
+    # Then the order reaches 100.4 too, so that tier (the highest reached) caps it at 7
+    assert quote.status == 200, quote.body
+    assert quote.json()["applied"]["amount"] == "7"

@@ -162,7 +162,9 @@ def redemption_cap(order_amount: int, tiers: tuple[Tier, ...], exponent: int) ->
     reached = [t for t in tiers if (t.min_order or 0) <= order_amount]
     if not reached:
         return 0
-    tier = max(reached, key=lambda t: t.min_order or 0)
+    # Tiers come in ascending order; two that meet once in minor units (100.2 and 100.4 yen
+    # are both reached at 101) leave the later, higher one.
+    _, tier = max(enumerate(reached), key=lambda pair: (pair[1].min_order or 0, pair[0]))
     if tier.max_fixed is not None:
         return tier.max_fixed
     assert tier.max_percent is not None
