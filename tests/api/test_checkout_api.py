@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -292,3 +293,33 @@ def test_two_tiers_that_meet_in_whole_yen_apply_the_higher_one(api: Api) -> None
     # Then the order reaches 100.4 too, so that tier (the highest reached) caps it at 7
     assert quote.status == 200, quote.body
     assert quote.json()["applied"]["amount"] == "7"
+
+
+@pytest.mark.parametrize(("offset", "applied"), [(-1, "15.00"), (0, "5.00")])
+def test_a_lot_expiring_this_second_is_no_longer_applied(
+    api: Api, monkeypatch: pytest.MonkeyPatch, offset: int, applied: str
+) -> None:
+    # Given an open lot of 5.00 and a lot of 10.00 expiring at the end of a day
+    api.issue("ann", "5.00")
+    expiring = api.issue("ann", "10.00", expires={"on": "2099-06-30"}).json()["transaction"]["expires_at"]
+    expires_at = int(datetime.fromisoformat(expiring).timestamp())
+
+    # When the checkout runs one second before that expiry, or at it exactly
+    monkeypatch.setattr("store_credit.checkout_service.time.time_ns", lambda: (expires_at + offset) * 10**9)
+    quote = apply(api).json()
+
+    # Then the expiring lot pays only before its time
+    assert quote["applied"]["amount"] == applied
+
+
+def test_a_lot_not_yet_valid_is_not_applied(api: Api) -> None:
+    # Given 5.00 open and 20.00 valid only from tomorrow
+    api.issue("ann", "5.00")
+    api.issue("ann", "20.00", valid_from=(datetime.now(UTC) + timedelta(days=1)).isoformat())
+
+    # When an 80.00 cart applies credit
+    quote = apply(api).json()
+
+    # Then only the open 5.00 is held
+    assert quote["applied"]["amount"] == "5.00"
+    assert [lot["amount"] for lot in quote["lots"]] == ["5.00"]
