@@ -423,3 +423,32 @@ def test_credit_lowers_the_total_by_what_it_applies_and_a_pre_tax_credit_by_its_
         assert drop >= result.applied and result.breakdown.tax == 0  # tax falls with the amount taxed
     assert result.totals.tax >= 0
     assert result.breakdown.shipping <= result.totals.shipping
+
+
+def _most_credit_by_min_cut(cart: Cart, rules: CreditRules, sources: list[CreditSource]) -> int:
+    """The most credit the lots can pay, by brute force over cuts: a set of lots either gives
+    all it has, or is held back by the room on every line one of them may pay."""
+    uncapped = CreditRules(**{**rules.__dict__, "tiers": ()})
+    rooms = quote(cart, uncapped, [credit(10**9)]).line_credit  # each line's room (open credit fills it)
+    lines = {line.line_id: line for line in cart.lines}
+    lots = [s for s in sources if s.amount > 0]
+    best = None
+    for mask in range(1 << len(lots)):
+        inside = [s for k, s in enumerate(lots) if mask >> k & 1]
+        cut = sum(s.amount for k, s in enumerate(lots) if not mask >> k & 1)
+        for key, room in rooms.items():
+            line = lines.get(key)
+            if any((s.pays_for(line) if line is not None else not s.restricted) for s in inside):
+                cut += room
+        best = cut if best is None else min(best, cut)
+    return best or 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(cart=carts(), rules=rules_strategy, sources=sources_strategy, requested=st.none() | st.integers(0, 60_000))
+def test_the_split_uses_the_most_credit_any_split_could(
+    cart: Cart, rules: CreditRules, sources: list[CreditSource], requested: int | None
+) -> None:
+    result = quote(cart, rules, sources, requested)
+    most = _most_credit_by_min_cut(cart, rules, sources)
+    assert result.applied == (most if result.limit is None else min(most, result.limit))
