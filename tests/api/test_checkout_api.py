@@ -323,3 +323,41 @@ def test_a_lot_not_yet_valid_is_not_applied(api: Api) -> None:
     # Then only the open 5.00 is held
     assert quote["applied"]["amount"] == "5.00"
     assert [lot["amount"] for lot in quote["lots"]] == ["5.00"]
+
+
+def test_a_tax_inclusive_yen_cart_paid_in_full_adds_up_by_hand(api: Api) -> None:
+    # Given credit covering tax, shipping and non-discountable items, and 5,000 yen of credit
+    api.put("/v1/settings", {"include_tax": True, "apply_to_shipping": True, "exclude_non_discountable": False})
+    api.issue("ann", "5000", currency="JPY")
+    cart = {
+        "currency": "JPY",
+        "prices_include_tax": True,
+        "discount_total": "101",
+        "shipping": "550",
+        "shipping_tax_rate": "10",
+        "items": [
+            {"id": "a", "quantity": 3, "unit_price": "333", "tax_rate": "8"},
+            {"id": "b", "quantity": 1, "unit_price": "1999", "tax_rate": "10", "discountable": False},
+        ],
+    }
+
+    # When it applies credit
+    quote = apply(api, cart=cart, requested_amount="4000").json()
+
+    # Then by hand: a is 999 (74 tax, 925 before), 898 after the discount (67 tax, 831); b is
+    # 1999 (182 tax, 1817); shipping 550 (50 tax, 500). Subtotal 2742, discounts 94, tax 299,
+    # and the 3447 to pay (898 + 1999 + 550) is all paid
+    totals = {name: money["amount"] for name, money in quote["totals"].items()}
+    assert totals == {
+        "subtotal": "2742",
+        "discounts": "94",
+        "shipping": "500",
+        "tax": "299",
+        "store_credit": "3447",
+        "total": "0",
+    }
+    assert quote["breakdown"] == {
+        "items": {"amount": "2648", "currency": "JPY"},
+        "shipping": {"amount": "500", "currency": "JPY"},
+        "tax": {"amount": "299", "currency": "JPY"},
+    }
