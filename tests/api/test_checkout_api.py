@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -256,3 +257,107 @@ def test_a_checkout_id_stays_with_its_customer_even_when_the_other_has_no_credit
     assert stolen.status == 409
     assert stolen.json()["type"].endswith("checkout-conflict")
     assert api.wallet("ann").json()["held"]["amount"] == "10.00"
+
+
+def test_redemption_tiers_written_with_cents_still_cap_a_yen_and_a_dinar_cart(api: Api) -> None:
+    # Given tiers written as in the contract ("100.00", "10.00"), one set for every currency
+    tiers = [{"min_order": "100.00", "max_fixed": "10.00"}, {"min_order": "1000.005", "max_percent": "5"}]
+    api.put("/v1/settings", {"redemption_limits": tiers})
+    api.issue("ann", "5000", currency="JPY")
+    api.issue("bob", "5000.000", currency="KWD")
+
+    # When a JPY cart of 999 yen and a KWD cart of 1000.005 dinars apply credit
+    yen = {"currency": "JPY", "items": [{"id": "a", "quantity": 1, "unit_price": "999"}]}
+    dinar = {"currency": "KWD", "items": [{"id": "a", "quantity": 1, "unit_price": "1000.005"}]}
+    yen_quote = apply(api, "chk_jpy", "ann", cart=yen)
+    dinar_quote = apply(api, "chk_kwd", "bob", cart=dinar)
+
+    # Then the tiers read as numbers in the cart's currency: 999 yen reaches 100, capped at 10
+    # yen (not a 422 blaming the settings); 1000.005 dinars reaches the 5% tier: 50.00025 → 51
+    assert yen_quote.status == 200, yen_quote.body
+    assert yen_quote.json()["applied"]["amount"] == "10"
+    assert dinar_quote.status == 200, dinar_quote.body
+    assert dinar_quote.json()["applied"]["amount"] == "51.000"
+
+
+def test_two_tiers_that_meet_in_whole_yen_apply_the_higher_one(api: Api) -> None:
+    # Given tiers at 100.2 and 100.4: in yen both are reached first at 101
+    tiers = [{"min_order": "100.2", "max_fixed": "5"}, {"min_order": "100.4", "max_fixed": "7"}]
+    api.put("/v1/settings", {"redemption_limits": tiers})
+    api.issue("ann", "5000", currency="JPY")
+
+    # When a 101 yen cart applies credit
+    yen = {"currency": "JPY", "items": [{"id": "a", "quantity": 1, "unit_price": "101"}]}
+    quote = apply(api, "chk_jpy", "ann", cart=yen)
+
+    # Then the order reaches 100.4 too, so that tier (the highest reached) caps it at 7
+    assert quote.status == 200, quote.body
+    assert quote.json()["applied"]["amount"] == "7"
+
+
+@pytest.mark.parametrize(("offset", "applied"), [(-1, "15.00"), (0, "5.00")])
+def test_a_lot_expiring_this_second_is_no_longer_applied(
+    api: Api, monkeypatch: pytest.MonkeyPatch, offset: int, applied: str
+) -> None:
+    # Given an open lot of 5.00 and a lot of 10.00 expiring at the end of a day
+    api.issue("ann", "5.00")
+    expiring = api.issue("ann", "10.00", expires={"on": "2099-06-30"}).json()["transaction"]["expires_at"]
+    expires_at = int(datetime.fromisoformat(expiring).timestamp())
+
+    # When the checkout runs one second before that expiry, or at it exactly
+    monkeypatch.setattr("store_credit.checkout_service.time.time_ns", lambda: (expires_at + offset) * 10**9)
+    quote = apply(api).json()
+
+    # Then the expiring lot pays only before its time
+    assert quote["applied"]["amount"] == applied
+
+
+def test_a_lot_not_yet_valid_is_not_applied(api: Api) -> None:
+    # Given 5.00 open and 20.00 valid only from tomorrow
+    api.issue("ann", "5.00")
+    api.issue("ann", "20.00", valid_from=(datetime.now(UTC) + timedelta(days=1)).isoformat())
+
+    # When an 80.00 cart applies credit
+    quote = apply(api).json()
+
+    # Then only the open 5.00 is held
+    assert quote["applied"]["amount"] == "5.00"
+    assert [lot["amount"] for lot in quote["lots"]] == ["5.00"]
+
+
+def test_a_tax_inclusive_yen_cart_paid_in_full_adds_up_by_hand(api: Api) -> None:
+    # Given credit covering tax, shipping and non-discountable items, and 5,000 yen of credit
+    api.put("/v1/settings", {"include_tax": True, "apply_to_shipping": True, "exclude_non_discountable": False})
+    api.issue("ann", "5000", currency="JPY")
+    cart = {
+        "currency": "JPY",
+        "prices_include_tax": True,
+        "discount_total": "101",
+        "shipping": "550",
+        "shipping_tax_rate": "10",
+        "items": [
+            {"id": "a", "quantity": 3, "unit_price": "333", "tax_rate": "8"},
+            {"id": "b", "quantity": 1, "unit_price": "1999", "tax_rate": "10", "discountable": False},
+        ],
+    }
+
+    # When it applies credit
+    quote = apply(api, cart=cart, requested_amount="4000").json()
+
+    # Then by hand: a is 999 (74 tax, 925 before), 898 after the discount (67 tax, 831); b is
+    # 1999 (182 tax, 1817); shipping 550 (50 tax, 500). Subtotal 2742, discounts 94, tax 299,
+    # and the 3447 to pay (898 + 1999 + 550) is all paid
+    totals = {name: money["amount"] for name, money in quote["totals"].items()}
+    assert totals == {
+        "subtotal": "2742",
+        "discounts": "94",
+        "shipping": "500",
+        "tax": "299",
+        "store_credit": "3447",
+        "total": "0",
+    }
+    assert quote["breakdown"] == {
+        "items": {"amount": "2648", "currency": "JPY"},
+        "shipping": {"amount": "500", "currency": "JPY"},
+        "tax": {"amount": "299", "currency": "JPY"},
+    }

@@ -162,7 +162,9 @@ def redemption_cap(order_amount: int, tiers: tuple[Tier, ...], exponent: int) ->
     reached = [t for t in tiers if (t.min_order or 0) <= order_amount]
     if not reached:
         return 0
-    tier = max(reached, key=lambda t: t.min_order or 0)
+    # Tiers come in ascending order; two that meet once in minor units (100.2 and 100.4 yen
+    # are both reached at 101) leave the later, higher one.
+    _, tier = max(enumerate(reached), key=lambda pair: (pair[1].min_order or 0, pair[0]))
     if tier.max_fixed is not None:
         return tier.max_fixed
     assert tier.max_percent is not None
@@ -170,40 +172,52 @@ def redemption_cap(order_amount: int, tiers: tuple[Tier, ...], exponent: int) ->
 
 
 class _FlowGraph:
-    """Min-cost flow by successive shortest paths (Bellman-Ford): small graphs, exact integers."""
+    """Min-cost flow by successive shortest paths, exact integers. Costs sit only on the
+    source's edges (a lot's rank), so the cheapest path is the cheapest lot edge whose end can
+    still reach the sink: one breadth-first search per push, not Bellman-Ford over the graph."""
 
     def __init__(self, nodes: int) -> None:
         self.edges: list[list[list[int]]] = [[] for _ in range(nodes)]  # [to, capacity, cost, reverse index]
+        # Nodes that cannot reach the sink in the residual graph. A push only adds edges back
+        # along a path whose nodes all reach the sink, so such a node never reaches it again.
+        self.stranded: set[int] = set()
 
     def add(self, u: int, v: int, capacity: int, cost: int) -> None:
         self.edges[u].append([v, capacity, cost, len(self.edges[v])])
         self.edges[v].append([u, 0, -cost, len(self.edges[u]) - 1])
 
-    def _cheapest_path(self, source: int, sink: int) -> list[tuple[int, int]] | None:
-        inf = 1 << 62  # path costs are lot ranks: integers, like everything here
-        dist = [inf] * len(self.edges)
-        parent: list[tuple[int, int] | None] = [None] * len(self.edges)
-        dist[source] = 0
-        for _ in range(len(self.edges)):
-            changed = False
-            for u, edges in enumerate(self.edges):
-                if dist[u] == inf:
+    def _path_to_sink(self, start: int, source: int, sink: int) -> list[tuple[int, int]] | None:
+        """Edges (node, index) of a residual path from ``start`` to the sink, never through the
+        source (the path's cost is its first edge's; the rest cost nothing)."""
+        parent: dict[int, tuple[int, int]] = {}
+        queue, seen = [start], {start}
+        for u in queue:
+            for index, (v, capacity, _, _) in enumerate(self.edges[u]):
+                if capacity <= 0 or v in seen or v == source or v in self.stranded:
                     continue
-                for index, (v, capacity, cost, _) in enumerate(edges):
-                    # A shortest path never comes back to the source (its distance is 0 and
-                    # there is no negative cycle), so edges into it are never worth relaxing.
-                    if v != source and capacity > 0 and dist[u] + cost < dist[v]:
-                        dist[v], parent[v], changed = dist[u] + cost, (u, index), True
-            if not changed:
-                break
-        if dist[sink] == inf:
-            return None
-        path, node = [], sink
-        while node != source:
-            u, index = parent[node]  # type: ignore[misc]
-            path.append((u, index))
-            node = u
-        return path
+                parent[v] = (u, index)
+                if v == sink:
+                    path, node = [], sink
+                    while node != start:
+                        path.append(parent[node])
+                        node = parent[node][0]
+                    return path
+                seen.add(v)
+                queue.append(v)
+        self.stranded |= seen  # every node this search reached cannot reach the sink either
+        return None
+
+    def _cheapest_path(self, source: int, sink: int) -> list[tuple[int, int]] | None:
+        lots = sorted(
+            (cost, index, v)
+            for index, (v, capacity, cost, _) in enumerate(self.edges[source])
+            if capacity > 0 and v not in self.stranded
+        )
+        for _, index, v in lots:
+            path = self._path_to_sink(v, source, sink)
+            if path is not None:
+                return [*path, (source, index)]
+        return None
 
     def run(self, source: int, sink: int, limit: int | None, after_push: Callable[[], None] = lambda: None) -> None:
         remaining = limit

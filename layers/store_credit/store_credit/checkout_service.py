@@ -62,12 +62,20 @@ def build_cart(cart: CartIn) -> Cart:
     )
 
 
+def _tier_minor(text: str, currency: str, *, round_up: bool) -> int:
+    """A tier amount (settings hold one set of tiers for every currency, with up to 3 decimals)
+    in minor units of the cart's currency: "100.00" is 100 yen. Finer than the currency, a
+    minimum rounds up (an order of whole yen reaches 100.5 only at 101) and a cap rounds down
+    (at most 10.5 yen is at most 10): the same comparisons, exact, never a 422 for the cart."""
+    minor = Fraction(text) * 10 ** exponent(currency)
+    return -(-minor.numerator // minor.denominator) if round_up else minor.numerator // minor.denominator
+
+
 def credit_rules(settings: Settings, currency: str) -> CreditRules:
-    field = "settings.redemption_limits"
     tiers = tuple(
         Tier(
-            min_order=_minor(t.min_order, currency, field) if t.min_order is not None else None,
-            max_fixed=_minor(t.max_fixed, currency, field) if t.max_fixed is not None else None,
+            min_order=_tier_minor(t.min_order, currency, round_up=True) if t.min_order is not None else None,
+            max_fixed=_tier_minor(t.max_fixed, currency, round_up=False) if t.max_fixed is not None else None,
             max_percent=Fraction(t.max_percent) if t.max_percent is not None else None,
         )
         for t in settings.redemption_limits

@@ -256,6 +256,9 @@ class Notifications(StrictModel):
 
 
 class RedemptionTier(StrictModel):
+    """One tier for every currency: amounts are read as numbers in the cart's currency ("100.00"
+    is 100 yen); finer than that currency, min_order rounds up and max_fixed down."""
+
     min_order: PositiveDecimal | None = None
     max_fixed: PositiveDecimal | None = None
     max_percent: Percent | None = None

@@ -758,7 +758,8 @@ def _transact(items: list[dict[str, Any]], *, token: str | None = None, on_cance
         # token covers the items themselves: the same call, the same token; any change, a new one.
         import hashlib
 
-        canonical = json.dumps(items, sort_keys=True, separators=(",", ":"))
+        # Binary attributes ({"B": bytes}, such as a digest) are written out as hex.
+        canonical = json.dumps(items, sort_keys=True, separators=(",", ":"), default=bytes.hex)
         params["ClientRequestToken"] = hashlib.sha256(f"{token}|{canonical}".encode()).hexdigest()[:36]
     try:
         dynamodb().transact_write_items(**params)
