@@ -200,3 +200,21 @@ def test_a_wallet_filled_to_the_brim_still_gets_its_expiring_notices(api: Api, m
     assert summary["expiring_notices"] > 0
     assert run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=25, hours=1))["expiring_notices"] == 0
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+@pytest.mark.parametrize("days", [14, 3])
+def test_a_notice_window_set_by_environment_is_the_one_the_index_follows(
+    api: Api, monkeypatch: pytest.MonkeyPatch, days: int
+) -> None:
+    # Given an announcement window of `days` days (EXPIRING_NOTICE_DAYS) and credit expiring in 30
+    monkeypatch.setenv("EXPIRING_NOTICE_DAYS", str(days))
+    api.issue("ann", "10.00", expires={"days": 30})
+    now = datetime.now(ZoneInfo("UTC"))
+
+    # When the job runs a day before the window opens, the wallet is not even read
+    early = run_expiry(now + timedelta(days=30 - days - 1))
+    assert (early["wallets_read"], early["expiring_notices"]) == (0, 0)
+
+    # And when it runs a day inside the window, the credit is announced
+    inside = run_expiry(now + timedelta(days=30 - days + 1))
+    assert inside["expiring_notices"] == 1

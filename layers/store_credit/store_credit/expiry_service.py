@@ -4,7 +4,6 @@ stops in time; whatever it did not reach stays due for the next run."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,16 +16,11 @@ from store_credit.errors import WriteConflict
 from store_credit.idempotency import backoff
 from store_credit.ledger_events import SOURCE
 from store_credit.money import money_json
-from store_credit.wallet import DUE_SHARDS, EXPIRING_NOTICE_SECONDS, DueWork, Wallet, settle_due
+from store_credit.wallet import DUE_SHARDS, DueWork, Wallet, settle_due
 
 PAGE = 100
 ATTEMPTS = 8
 STOP_WITH_MS_LEFT = 15_000  # leave time to finish the wallet in hand and answer
-
-
-def notice_seconds() -> int:
-    days = os.environ.get("EXPIRING_NOTICE_DAYS")
-    return int(days) * 86_400 if days else EXPIRING_NOTICE_SECONDS
 
 
 @dataclass
@@ -85,7 +79,7 @@ def settle_wallet(key: dict[str, Any], run: ExpiryRun) -> None:
         run.wallets_read += 1
         if wallet is None:
             return
-        work = settle_due(wallet, now=run.now, notice_seconds=notice_seconds())
+        work = settle_due(wallet, now=run.now)
         if not work.changed:
             return  # the index was behind the table: someone settled it already
         # Announce before recording the notice: a crash in between repeats a notice (consumers
