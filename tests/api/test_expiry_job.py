@@ -218,3 +218,18 @@ def test_a_notice_window_set_by_environment_is_the_one_the_index_follows(
     # And when it runs a day inside the window, the credit is announced
     inside = run_expiry(now + timedelta(days=30 - days + 1))
     assert inside["expiring_notices"] == 1
+
+
+def test_a_wallet_with_more_lots_due_than_one_write_takes_is_settled_in_one_run(api: Api, merchant: Merchant) -> None:
+    # Given 100 lots expiring at the same second (more than one transaction can expire)
+    for _ in range(100):
+        assert api.issue("ann", "1.00", expires={"days": 1}).status == 201
+
+    # When the job runs once, after they expire
+    summary = run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=3))
+
+    # Then all of them expire in that run, a write at a time (not one write every 5 minutes,
+    # which would expire a wallet of 1,000 such lots over two hours, past the day they expired)
+    assert (summary["lots_expired"], summary["expired"]) == (100, {"USD": "100.00"})
+    assert api.wallet("ann").json()["balance"]["amount"] == "0.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()

@@ -73,8 +73,9 @@ def expiring_events(wallet: Wallet, work: DueWork) -> list[dict[str, Any]]:
     ]
 
 
-def settle_wallet(key: dict[str, Any], run: ExpiryRun) -> None:
-    for attempt in range(ATTEMPTS):
+def settle_wallet(key: dict[str, Any], run: ExpiryRun, ms_left: Callable[[], int] = lambda: 900_000) -> None:
+    attempt = 0
+    while attempt < ATTEMPTS:
         wallet = wallet_store.load_wallet_by_key(key)
         run.wallets_read += 1
         if wallet is None:
@@ -90,6 +91,7 @@ def settle_wallet(key: dict[str, Any], run: ExpiryRun) -> None:
             wallet_store.commit_due(work, run.now * 1000)
         except WriteConflict:
             backoff(attempt)
+            attempt += 1
             continue
         run.wallets_changed += 1
         # A lapsed hold may free credit a cancelled order is owed: taken back (a debit), not expired.
@@ -101,7 +103,16 @@ def settle_wallet(key: dict[str, Any], run: ExpiryRun) -> None:
             run.taken_back[wallet.currency] = run.taken_back.get(wallet.currency, 0) - sum(e.amount for e in taken)
         run.holds_released += len(work.released)
         run.notices += len(work.notices)
-        return
+        # More was due than one transaction takes (lots expiring at the same second, many holds):
+        # go on with the rest now, a write at a time, rather than a write a run (the index puts
+        # the wallet back where this run has already passed, so only the next run would see it).
+        due = work.after.due_at()
+        if due is None or due > run.now:
+            return
+        if ms_left() < STOP_WITH_MS_LEFT:
+            run.complete = False  # the rest stays due: the next run takes it
+            return
+        attempt = 0
 
 
 def run_expiry(now: int, ms_left: Callable[[], int] = lambda: 900_000) -> dict[str, Any]:
@@ -120,7 +131,7 @@ def run_expiry(now: int, ms_left: Callable[[], int] = lambda: 900_000) -> dict[s
                 if ms_left() < STOP_WITH_MS_LEFT:
                     run.complete = False
                     return run.summary()
-                settle_wallet(key, run)
+                settle_wallet(key, run, ms_left)
             if start is None:
                 break
     return run.summary()
