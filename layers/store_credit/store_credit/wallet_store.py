@@ -746,6 +746,12 @@ def _replay_on_idempotency(idempotency: IdempotentWrite, index: int) -> CancelHa
     return handle
 
 
+def _canonical_bytes(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return value.hex()
+    raise TypeError(f"{type(value).__name__} in a transaction item")
+
+
 def _transact(items: list[dict[str, Any]], *, token: str | None = None, on_cancel: CancelHandler | None = None) -> None:
     """Run one TransactWriteItems. ``on_cancel`` reads the cancellation reasons first (and may
     raise a domain answer); otherwise a failed condition or a conflict is ``WriteConflict``
@@ -761,7 +767,9 @@ def _transact(items: list[dict[str, Any]], *, token: str | None = None, on_cance
         # token covers the items themselves: the same call, the same token; any change, a new one.
         import hashlib
 
-        canonical = json.dumps(items, sort_keys=True, separators=(",", ":"))
+        # Binary attributes (a hold's compressed answer) are bytes: written as hex, so an order
+        # event that claims a checkout's hold can be signed at all (json.dumps refuses bytes).
+        canonical = json.dumps(items, sort_keys=True, separators=(",", ":"), default=_canonical_bytes)
         params["ClientRequestToken"] = hashlib.sha256(f"{token}|{canonical}".encode()).hexdigest()[:36]
     try:
         dynamodb().transact_write_items(**params)
