@@ -409,7 +409,7 @@ def _batch_get(keys: list[dict[str, Any]], *, consistent: bool = True) -> list[d
         request = response.get("UnprocessedKeys") or {}
         if not request:
             return items
-        time.sleep(min(0.1 * 2**attempt, 1.0))
+        time.sleep(min(100 * 2**attempt, 1_000) / 1_000)  # 0.1 s, doubling, at most 1 s
     raise WalletBusy(detail="DynamoDB is throttling this table; retry shortly")
 
 
