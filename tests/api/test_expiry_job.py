@@ -233,3 +233,36 @@ def test_a_wallet_with_more_lots_due_than_one_write_takes_is_settled_in_one_run(
     assert (summary["lots_expired"], summary["expired"]) == (100, {"USD": "100.00"})
     assert api.wallet("ann").json()["balance"]["amount"] == "0.00"
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_a_wallet_the_job_cannot_write_does_not_stop_it_for_the_wallets_after_it(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+    from store_credit.wallet_store import customer_pk, due_shard
+
+    # Given two wallets with credit expiring, the first on the index one whose write fails
+    def shard(name: str) -> int:
+        return int(due_shard(customer_pk(merchant.merchant_id, name)).split("#")[1])
+
+    names = [f"c{i}" for i in range(200)]
+    bad = min(names, key=shard)
+    good = next(name for name in names if shard(name) > shard(bad))
+    for customer in (bad, good):
+        api.issue(customer, "1.00", expires={"days": 1})
+    commit = wallet_store.commit_due
+
+    def failing(work: Any, now_ms: int) -> None:
+        if work.before.customer_id == bad:
+            raise RuntimeError("a write DynamoDB refuses")
+        commit(work, now_ms)
+
+    monkeypatch.setattr(wallet_store, "commit_due", failing)
+
+    # When the job runs after they expire
+    summary = run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=3))
+
+    # Then the other wallet is settled, the failing one stays due, and the run says it is not done
+    assert api.wallet(good).json()["balance"]["amount"] == "0.00"
+    assert api.wallet(bad).json()["balance"]["amount"] == "1.00"
+    assert (summary["lots_expired"], summary["complete"]) == (1, False)

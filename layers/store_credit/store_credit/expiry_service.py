@@ -16,6 +16,7 @@ from store_credit.errors import WriteConflict
 from store_credit.idempotency import backoff
 from store_credit.ledger_events import SOURCE
 from store_credit.money import money_json
+from store_credit.observability import logger
 from store_credit.wallet import DUE_SHARDS, DueWork, Wallet, settle_due
 
 PAGE = 100
@@ -131,7 +132,13 @@ def run_expiry(now: int, ms_left: Callable[[], int] = lambda: 900_000) -> dict[s
                 if ms_left() < STOP_WITH_MS_LEFT:
                     run.complete = False
                     return run.summary()
-                settle_wallet(key, run, ms_left)
+                try:
+                    settle_wallet(key, run, ms_left)
+                except Exception:  # noqa: BLE001 - one wallet's failure must not stop the others
+                    # It stays due: the next run tries it again. Raised, the same wallet would
+                    # end every run before the wallets after it on the index were reached.
+                    logger.exception("expiry: a wallet could not be settled", extra={"key": key})
+                    run.complete = False
             if start is None:
                 break
     return run.summary()
