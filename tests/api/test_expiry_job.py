@@ -200,3 +200,69 @@ def test_a_wallet_filled_to_the_brim_still_gets_its_expiring_notices(api: Api, m
     assert summary["expiring_notices"] > 0
     assert run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=25, hours=1))["expiring_notices"] == 0
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+@pytest.mark.parametrize("days", [14, 3])
+def test_a_notice_window_set_by_environment_is_the_one_the_index_follows(
+    api: Api, monkeypatch: pytest.MonkeyPatch, days: int
+) -> None:
+    # Given an announcement window of `days` days (EXPIRING_NOTICE_DAYS) and credit expiring in 30
+    monkeypatch.setenv("EXPIRING_NOTICE_DAYS", str(days))
+    api.issue("ann", "10.00", expires={"days": 30})
+    now = datetime.now(ZoneInfo("UTC"))
+
+    # When the job runs a day before the window opens, the wallet is not even read
+    early = run_expiry(now + timedelta(days=30 - days - 1))
+    assert (early["wallets_read"], early["expiring_notices"]) == (0, 0)
+
+    # And when it runs a day inside the window, the credit is announced
+    inside = run_expiry(now + timedelta(days=30 - days + 1))
+    assert inside["expiring_notices"] == 1
+
+
+def test_a_wallet_with_more_lots_due_than_one_write_takes_is_settled_in_one_run(api: Api, merchant: Merchant) -> None:
+    # Given 100 lots expiring at the same second (more than one transaction can expire)
+    for _ in range(100):
+        assert api.issue("ann", "1.00", expires={"days": 1}).status == 201
+
+    # When the job runs once, after they expire
+    summary = run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=3))
+
+    # Then all of them expire in that run, a write at a time (not one write every 5 minutes,
+    # which would expire a wallet of 1,000 such lots over two hours, past the day they expired)
+    assert (summary["lots_expired"], summary["expired"]) == (100, {"USD": "100.00"})
+    assert api.wallet("ann").json()["balance"]["amount"] == "0.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_a_wallet_the_job_cannot_write_does_not_stop_it_for_the_wallets_after_it(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+    from store_credit.wallet_store import customer_pk, due_shard
+
+    # Given two wallets with credit expiring, the first on the index one whose write fails
+    def shard(name: str) -> int:
+        return int(due_shard(customer_pk(merchant.merchant_id, name)).split("#")[1])
+
+    names = [f"c{i}" for i in range(200)]
+    bad = min(names, key=shard)
+    good = next(name for name in names if shard(name) > shard(bad))
+    for customer in (bad, good):
+        api.issue(customer, "1.00", expires={"days": 1})
+    commit = wallet_store.commit_due
+
+    def failing(work: Any, now_ms: int) -> None:
+        if work.before.customer_id == bad:
+            raise RuntimeError("a write DynamoDB refuses")
+        commit(work, now_ms)
+
+    monkeypatch.setattr(wallet_store, "commit_due", failing)
+
+    # When the job runs after they expire
+    summary = run_expiry(datetime.now(ZoneInfo("UTC")) + timedelta(days=3))
+
+    # Then the other wallet is settled, the failing one stays due, and the run says it is not done
+    assert api.wallet(good).json()["balance"]["amount"] == "0.00"
+    assert api.wallet(bad).json()["balance"]["amount"] == "1.00"
+    assert (summary["lots_expired"], summary["complete"]) == (1, False)

@@ -73,8 +73,15 @@ def test_a_fault_at_any_call_of_a_job_then_a_rerun_settles_once(
         for when in ("before", "after"):
             prefix = f"f{number}{when[0]}"
             seed(api, prefix)
-            with fault_at(number, when), pytest.raises(Exception):  # noqa: B017 - the run dies
-                job()
+            with fault_at(number, when):
+                # The run dies, or (the expiry job, at a wallet) goes on with the next wallets
+                # and says it is not done: either way, what the fault interrupted stays due.
+                try:
+                    summary = job()
+                except Exception:  # the run dies
+                    pass
+                else:
+                    assert summary["complete"] is False, (number, when)
             job()  # the scheduler's retry, or the next run
             assert wallets(api, prefix) == expected, (number, when)
             assert job()["complete"] is True

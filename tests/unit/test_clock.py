@@ -55,3 +55,28 @@ def test_on_today_is_still_valid_until_local_midnight() -> None:
 def test_never_and_nothing_mean_no_expiry() -> None:
     assert resolve_expiry(True, None, None, issued_at=0, tz_name="UTC") is None
     assert resolve_expiry(None, None, None, issued_at=0, tz_name="UTC") is None
+
+
+@pytest.mark.parametrize(
+    ("tz", "day", "expected"),
+    [
+        # Clocks go back at midnight: 23:00-23:59:59 happens twice. The day ends at the second
+        # 23:59:59, not an hour before (a customer at 23:30, second pass, still has the day).
+        ("Africa/Cairo", date(2026, 10, 29), "2026-10-29T23:59:59+02:00"),
+        ("Asia/Beirut", date(2026, 10, 24), "2026-10-24T23:59:59+02:00"),
+        ("America/Santiago", date(2026, 4, 4), "2026-04-04T23:59:59-04:00"),
+        # Clocks jump from 23:00 to 00:00: 23:59:59 never happens on that day. The day ends
+        # just before the jump, not an hour into the next day.
+        ("America/Nuuk", date(2026, 3, 28), "2026-03-28T22:59:59-02:00"),
+    ],
+)
+def test_the_end_of_a_day_whose_last_hour_is_repeated_or_skipped_is_its_last_second(
+    tz: str, day: date, expected: str
+) -> None:
+    # Given credit expiring on a day whose last hour the clocks change
+    expires_at = resolve_expiry(None, None, day, issued_at=epoch("2026-01-01T00:00:00+00:00"), tz_name=tz)
+
+    # Then it expires at the last second of that local day
+    assert expires_at is not None
+    assert iso(expires_at, tz) == expected
+    assert iso(expires_at + 1, tz)[:10] > day.isoformat()  # the next second is the next day

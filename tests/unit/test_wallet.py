@@ -17,6 +17,7 @@ from store_credit.wallet import (
     debit,
     free_holds,
     issue_credit,
+    notice_seconds,
     owe_back,
     settle_due,
     take_owed_back,
@@ -279,3 +280,12 @@ def test_letting_a_hold_go_takes_back_what_its_credit_owes_in_the_same_change() 
     only_goodwill = {"chk": Hold("chk", 50, (("g", 50),), NOW + 60, "f", 0)}
     plain = free_holds(owing({"g": lot("g", 50, held=50)}, {}, only_goodwill), ("chk",), now_ms=NOW * 1000)
     assert plain.taken_back == () and plain.after.available(NOW) == 50
+
+
+@pytest.mark.parametrize(("value", "days"), [("14", 14), ("", 7), ("7.5", 7), ("0", 7), ("-3", 7), ("٣", 7), ("91", 7)])
+def test_a_notice_window_that_is_not_whole_days_reads_as_the_default(
+    monkeypatch: pytest.MonkeyPatch, value: str, days: int
+) -> None:
+    # Every wallet write reads it for the due index: a typo must not fail them all
+    monkeypatch.setenv("EXPIRING_NOTICE_DAYS", value)
+    assert notice_seconds() == days * 86_400

@@ -42,8 +42,18 @@ def iso_ms(epoch_ms: int, tz_name: str) -> str:
 
 
 def end_of_local_day(day: date, tz_name: str) -> int:
-    """23:59:59 on ``day`` in the merchant's timezone, as epoch seconds."""
-    return int(datetime.combine(day, END_OF_DAY, tzinfo=zone(tz_name)).timestamp())
+    """The last second of ``day`` in the merchant's timezone (23:59:59), as epoch seconds.
+
+    Where clocks go back at midnight (Africa/Cairo, Asia/Beirut, America/Santiago) 23:59:59
+    happens twice: the day ends at the second one, not an hour early. Where they jump from 23:00
+    to 00:00 (America/Nuuk) it never happens: the day ends just before the jump, not an hour
+    into the next day."""
+    tz = zone(tz_name)
+    wall = datetime.combine(day, END_OF_DAY)
+    instants = [int(wall.replace(tzinfo=tz, fold=fold).timestamp()) for fold in (0, 1)]
+    real = [t for t in instants if datetime.fromtimestamp(t, tz).replace(tzinfo=None) == wall]
+    # In a gap, the earlier reading (the offset after the jump) is the last second before it.
+    return max(real) if real else min(instants)
 
 
 def resolve_expiry(

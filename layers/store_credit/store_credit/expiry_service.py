@@ -4,7 +4,6 @@ stops in time; whatever it did not reach stays due for the next run."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,16 +16,12 @@ from store_credit.errors import WriteConflict
 from store_credit.idempotency import backoff
 from store_credit.ledger_events import SOURCE
 from store_credit.money import money_json
-from store_credit.wallet import DUE_SHARDS, EXPIRING_NOTICE_SECONDS, DueWork, Wallet, settle_due
+from store_credit.observability import logger
+from store_credit.wallet import DUE_SHARDS, DueWork, Wallet, settle_due
 
 PAGE = 100
 ATTEMPTS = 8
 STOP_WITH_MS_LEFT = 15_000  # leave time to finish the wallet in hand and answer
-
-
-def notice_seconds() -> int:
-    days = os.environ.get("EXPIRING_NOTICE_DAYS")
-    return int(days) * 86_400 if days else EXPIRING_NOTICE_SECONDS
 
 
 @dataclass
@@ -79,13 +74,14 @@ def expiring_events(wallet: Wallet, work: DueWork) -> list[dict[str, Any]]:
     ]
 
 
-def settle_wallet(key: dict[str, Any], run: ExpiryRun) -> None:
-    for attempt in range(ATTEMPTS):
+def settle_wallet(key: dict[str, Any], run: ExpiryRun, ms_left: Callable[[], int] = lambda: 900_000) -> None:
+    attempt = 0
+    while attempt < ATTEMPTS:
         wallet = wallet_store.load_wallet_by_key(key)
         run.wallets_read += 1
         if wallet is None:
             return
-        work = settle_due(wallet, now=run.now, notice_seconds=notice_seconds())
+        work = settle_due(wallet, now=run.now)
         if not work.changed:
             return  # the index was behind the table: someone settled it already
         # Announce before recording the notice: a crash in between repeats a notice (consumers
@@ -96,6 +92,7 @@ def settle_wallet(key: dict[str, Any], run: ExpiryRun) -> None:
             wallet_store.commit_due(work, run.now * 1000)
         except WriteConflict:
             backoff(attempt)
+            attempt += 1
             continue
         run.wallets_changed += 1
         # A lapsed hold may free credit a cancelled order is owed: taken back (a debit), not expired.
@@ -107,7 +104,16 @@ def settle_wallet(key: dict[str, Any], run: ExpiryRun) -> None:
             run.taken_back[wallet.currency] = run.taken_back.get(wallet.currency, 0) - sum(e.amount for e in taken)
         run.holds_released += len(work.released)
         run.notices += len(work.notices)
-        return
+        # More was due than one transaction takes (lots expiring at the same second, many holds):
+        # go on with the rest now, a write at a time, rather than a write a run (the index puts
+        # the wallet back where this run has already passed, so only the next run would see it).
+        due = work.after.due_at()
+        if due is None or due > run.now:
+            return
+        if ms_left() < STOP_WITH_MS_LEFT:
+            run.complete = False  # the rest stays due: the next run takes it
+            return
+        attempt = 0
 
 
 def run_expiry(now: int, ms_left: Callable[[], int] = lambda: 900_000) -> dict[str, Any]:
@@ -126,7 +132,13 @@ def run_expiry(now: int, ms_left: Callable[[], int] = lambda: 900_000) -> dict[s
                 if ms_left() < STOP_WITH_MS_LEFT:
                     run.complete = False
                     return run.summary()
-                settle_wallet(key, run)
+                try:
+                    settle_wallet(key, run, ms_left)
+                except Exception:  # noqa: BLE001 - one wallet's failure must not stop the others
+                    # It stays due: the next run tries it again. Raised, the same wallet would
+                    # end every run before the wallets after it on the index were reached.
+                    logger.exception("expiry: a wallet could not be settled", extra={"key": key})
+                    run.complete = False
             if start is None:
                 break
     return run.summary()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -19,6 +20,21 @@ from store_credit.lots import Lot, Restrictions, spend_lots
 from store_credit.money import MAX_MINOR, format_minor
 
 EXPIRING_NOTICE_SECONDS = 7 * 24 * 3600
+
+
+def notice_seconds() -> int:
+    """How long before its expiry a lot is announced (``EXPIRING_NOTICE_DAYS``, default 7 days).
+    The due index (written by every function) and the expiry job must agree on it: with two
+    windows, notices come late (the wallet is not due yet) or the wallet is read every run for
+    nothing (due, but no notice owed yet)."""
+    days = os.environ.get("EXPIRING_NOTICE_DAYS", "")
+    # Every wallet write reads it (for the due index): a value that is not a whole number of
+    # days from 1 to 90 falls back to the default rather than failing every write.
+    if days.isascii() and days.isdigit() and 1 <= int(days) <= 90:
+        return int(days) * 86_400
+    return EXPIRING_NOTICE_SECONDS
+
+
 # One transaction holds at most 100 items: the wallet, a ledger entry per expired lot and a
 # checkout item per released hold must fit, so a larger backlog is settled over several runs.
 MAX_SETTLED_PER_WRITE = 45
@@ -121,6 +137,7 @@ class Wallet:
     def due_at(self) -> int | None:
         """Earliest instant the expiry job has work on this wallet (None: keep it off the index)."""
         moments: list[int] = []
+        window = notice_seconds()
         for lot in self.lots.values():
             if lot.expires_at is None or lot.remaining == 0:
                 continue
@@ -131,7 +148,7 @@ class Wallet:
                 continue
             moments.append(lot.expires_at)  # credit a live hold reserves lapses when the hold goes
             if not lot.expiring_notified:
-                moments.append(lot.expires_at - EXPIRING_NOTICE_SECONDS)
+                moments.append(lot.expires_at - window)
         moments += [hold.expires_at for hold in self.holds.values()]
         if any(self._owes_now(lot_id) for lot_id in self.owed_back):
             moments.append(0)  # freed credit an order is owed, left by a write that hit its limit
@@ -491,10 +508,11 @@ def expire_lot(wallet: Wallet, lot_id: str, now_ms: int) -> WalletChange | None:
     )
 
 
-def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTICE_SECONDS) -> DueWork:
+def settle_due(wallet: Wallet, *, now: int) -> DueWork:
     """Release holds past their time (taking back freed credit an order is owed), expire lots
     past theirs (one ledger entry a lot; credit a live hold still reserves expires when that hold
     goes), and mark lots owed an 'expiring' notice."""
+    window = notice_seconds()
     current = wallet
     lapsed = sorted((h for h in wallet.holds.values() if h.expires_at <= now), key=lambda h: h.expires_at)
     released = tuple(lapsed[:MAX_SETTLED_PER_WRITE])
@@ -512,7 +530,7 @@ def settle_due(wallet: Wallet, *, now: int, notice_seconds: int = EXPIRING_NOTIC
             if change is not None:
                 current = change.after
                 entries.append(change.entry)
-        elif lot.expires_at - notice_seconds <= now and not lot.expiring_notified:
+        elif lot.expires_at - window <= now and not lot.expiring_notified:
             current = replace(current, lots={**current.lots, lot.lot_id: replace(lot, expiring_notified=True)})
             notices.append(ExpiringNotice(lot.lot_id, lot.remaining, lot.expires_at))
     if not released and not entries and not notices:

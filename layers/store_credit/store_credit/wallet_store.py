@@ -143,20 +143,22 @@ def _lot_to_item(lot: Lot) -> dict[str, Any]:
     if lot.held:
         item["h"] = _n(lot.held)
     if lot.expires_at is not None:
-        item["e"] = _n(lot.expires_at)
+        # A lot announced as expiring ("credit.expiring") keeps its expiry negated: the mark costs
+        # no byte. A mark of its own (a few bytes a lot) could not fit a wallet full of small
+        # lots, and the expiry job's write, refused, would fail that run every time.
+        item["e"] = _n(-lot.expires_at if lot.expiring_notified else lot.expires_at)
     if lot.valid_from is not None:
         item["v"] = _n(lot.valid_from)
     if lot.restrictions.product_ids:
         item["rp"] = {"L": [{"S": p} for p in lot.restrictions.product_ids]}
     if lot.restrictions.categories:
         item["rc"] = {"L": [{"S": c} for c in lot.restrictions.categories]}
-    if lot.expiring_notified:
-        item["nx"] = {"BOOL": True}
     return {"M": item}
 
 
 def _lot_from_item(lot_id: str, raw: dict[str, Any]) -> Lot:
     m = raw["M"]
+    expires = int(m["e"]["N"]) if "e" in m else None
     return Lot(
         lot_id=lot_id,
         original=int(m["o"]["N"]),
@@ -164,13 +166,14 @@ def _lot_from_item(lot_id: str, raw: dict[str, Any]) -> Lot:
         issued_at=int(m["i"]["N"]),
         source=m["s"]["S"],
         held=int(m["h"]["N"]) if "h" in m else 0,
-        expires_at=int(m["e"]["N"]) if "e" in m else None,
+        expires_at=abs(expires) if expires is not None else None,
         valid_from=int(m["v"]["N"]) if "v" in m else None,
         restrictions=Restrictions(
             product_ids=tuple(p["S"] for p in m.get("rp", {}).get("L", [])),
             categories=tuple(c["S"] for c in m.get("rc", {}).get("L", [])),
         ),
-        expiring_notified="nx" in m,
+        # "nx": the mark as lots written before it was folded into "e" carry it
+        expiring_notified=(expires is not None and expires < 0) or "nx" in m,
     )
 
 
