@@ -1266,11 +1266,6 @@ def test_an_order_without_a_customer_must_be_a_codes(api: Api, hook: OrderWebhoo
     consistent(merchant)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refund before payment counts the checkout's hold as spent (total + reserved), but the "
-    "expiry job may release the hold before order.paid arrives, and nothing takes the excess back",
-)
 def test_a_refund_before_payment_counts_the_hold_only_if_the_payment_captures_it(api: Api, hook: OrderWebhook) -> None:
     from tests.api.test_expiry_job import run_expiry
 
@@ -1288,3 +1283,44 @@ def test_a_refund_before_payment_counts_the_hold_only_if_the_payment_captures_it
     # Then ann has what she had plus what she paid by card (70.00), not 30.00 more: the 100.00
     # counted the 30.00 of credit the payment would capture, and it never did
     assert balances(api)[0] == "120.00"
+
+
+def test_a_refund_as_credit_that_overtakes_the_payment_issues_the_held_part_when_it_is_captured(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given 30.00 of ann's 50.00 held by a checkout, and an order of 100.00 that charged 70.00
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    # When a refund of 100.00 into store credit overtakes the payment
+    early = send_thrice(hook, "order.refunded", order(refund={"amount": "100.00", "to": "store_credit"}), "evt_r")
+    # Then the card's 70.00 is issued now, and the 30.00 the hold pays for waits for the capture
+    assert [i["amount"]["amount"] for i in early.json()["issued"]] == ["70.00"]
+    assert "30.00 USD" in early.json()["detail"]
+    assert balances(api) == ("120.00", "90.00", "30.00")
+    # And when the payment captures the hold, the rest of the refund is issued
+    paid = send_thrice(hook, "order.paid", order(), "evt_paid")
+    assert money(paid, "captured") == "30.00"
+    assert [i["amount"]["amount"] for i in paid.json()["issued"] if i["kind"] == "refund"] == ["30.00"]
+    assert balances(api) == ("120.00", "120.00", "0.00")
+    consistent(merchant)
+
+
+def test_a_cancel_after_a_refund_that_overtook_the_payment_issues_nothing_of_the_held_part(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a refund of 100.00 as credit that overtook the payment of an order whose checkout
+    # holds 30.00 of ann's 50.00 (70.00 charged to the card)
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    hook.send("order.refunded", order(refund={"amount": "100.00", "to": "store_credit"}))
+    # When the order is cancelled before it is paid
+    cancelled = send_thrice(hook, "order.cancelled", order(), "evt_c")
+    # Then the hold goes back and the held part of the refund is never issued: ann has her 50.00
+    # and the card's 70.00 refunded as credit
+    assert money(cancelled, "released") == "30.00"
+    assert balances(api) == ("120.00", "120.00", "0.00")
+    # And a payment arriving after all captures and issues nothing
+    late = hook.send("order.paid", order())
+    assert money(late, "captured") == "0.00" and late.json()["issued"] == []
+    assert balances(api) == ("120.00", "120.00", "0.00")
+    consistent(merchant)

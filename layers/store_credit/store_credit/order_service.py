@@ -34,6 +34,7 @@ from store_credit.orders import (
     check_refund_room,
     earn,
     recount,
+    refund_beyond,
     return_credit,
     snapshot_allocations,
     take_back,
@@ -316,7 +317,7 @@ def _paid(
             record, hold_write = _capture(run, record, hold)
         else:
             run.detail = "the checkout's hold was released before payment: no credit captured"
-    record = replace(record, paid=True, paid_total=total)
+    record = _issue_waiting_refund(run, replace(record, paid=True, paid_total=total))
     units = [
         (
             item,
@@ -356,6 +357,26 @@ def _paid(
         )
     record = _settle_returns(run, replace(record, issued=tuple(issued)))  # refunds that came before payment
     return record, stats_after, hold_write
+
+
+def _issue_waiting_refund(run: _Run, record: OrderRecord) -> OrderRecord:
+    """A refund as store credit that overtook the payment, in the part that counted the credit
+    the checkout held: issued now as far as the payment captured that credit. The rest is no
+    refund at all (the hold let go before the payment came: the credit never left the wallet)."""
+    waiting = record.refund_credit_waiting
+    if not waiting:
+        return record
+    dropped = min(waiting, refund_beyond(record, record.gross))
+    if waiting > dropped:
+        run.issue(
+            record.customer_id, waiting - dropped, kind="refund", reason="Order refunded", source="refund", expires=None
+        )
+    if dropped:
+        run.detail = (
+            f"{format_minor(dropped, run.currency)} {run.currency} of a refund as store credit not issued: "
+            "the checkout's hold was let go before the payment captured it"
+        )
+    return replace(record, refunded_store_credit=record.refunded_store_credit - dropped, refund_credit_waiting=0)
 
 
 def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> tuple[OrderRecord, CustomerStats | None]:
@@ -446,6 +467,14 @@ def _cancelled(
         run.ignore("the order is already cancelled")
         return record, None
     record = replace(record, cancelled=True)
+    if not record.paid and record.refund_credit_waiting:
+        # The refund's part that waited for the payment to capture the held credit: never issued,
+        # and now never will be (the cancel lets the hold go). It was no refund.
+        record = replace(
+            record,
+            refunded_store_credit=record.refunded_store_credit - record.refund_credit_waiting,
+            refund_credit_waiting=0,
+        )
     hold_write = None
     if not record.paid and hold is not None:
         _check_hold(record, hold)
@@ -499,11 +528,8 @@ def _refunded(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | No
     # Before the payment, the order is worth its total and the credit its checkout reserved for
     # it (what the payment will capture): a refund in full that overtakes the payment is not a
     # 422, which the order system would never retry, leaving the buyer's credit spent for good.
-    reserved = (
-        hold.amount
-        if not record.paid and hold is not None and hold.state in ("open", "captured") and hold.order_id is None
-        else 0
-    )
+    unclaimed = not record.paid and hold is not None and hold.order_id is None
+    reserved = hold.amount if unclaimed and hold is not None and hold.state in ("open", "captured") else 0
     check_refund_room(record, amount, total + reserved, refund.to)
     if not record.paid:
         # The refund says what was charged: the order is worth that plus its credit, as the room
@@ -511,8 +537,25 @@ def _refunded(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | No
         # less of the spent credit than it does once the payment has arrived).
         record = replace(record, paid_total=total)
     if refund.to == "store_credit":
-        run.issue(record.customer_id, amount, kind="refund", reason="Order refunded", source="refund", expires=None)
-        return replace(record, refunded_store_credit=record.refunded_store_credit + amount)
+        record = replace(record, refunded_store_credit=record.refunded_store_credit + amount)
+        waiting = record.refund_credit_waiting
+        if unclaimed and hold is not None and hold.state == "open":
+            # Credit a hold reserves is not spent yet: the hold may lapse, or be let go, before
+            # the payment captures it. The part of the refund only that credit pays for waits
+            # for the capture; issued now, it would be credit minted if the capture never came.
+            beyond = refund_beyond(record, total + record.captured)
+            waiting = max(waiting, min(waiting + amount, beyond))
+        issue_now = amount - (waiting - record.refund_credit_waiting)
+        if issue_now:
+            run.issue(
+                record.customer_id, issue_now, kind="refund", reason="Order refunded", source="refund", expires=None
+            )
+        if waiting > record.refund_credit_waiting:
+            run.detail = (
+                f"{format_minor(waiting - record.refund_credit_waiting, run.currency)} {run.currency} of it is "
+                "issued when the payment captures the credit the checkout holds"
+            )
+        return replace(record, refund_credit_waiting=waiting)
     record = replace(record, refunded_original=record.refunded_original + amount)
     if not record.paid:
         run.detail = "recorded: the credit comes back when the order is paid"

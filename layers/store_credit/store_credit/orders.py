@@ -95,6 +95,10 @@ class OrderRecord:
     returned: int = 0  # of ``captured``, given back so far
     refunded_original: int = 0  # order value refunded to the original payment methods
     refunded_store_credit: int = 0  # order value refunded as new store credit
+    # Of ``refunded_store_credit``, the part not issued yet: a refund that overtook the payment
+    # and counted credit the checkout still held for the order. Issued when the payment captures
+    # that credit; dropped if it never does (the hold let go first, or the order is cancelled).
+    refund_credit_waiting: int = 0
     lowest_total: int | None = None  # the lowest total an order.updated reported
     issued: tuple[IssuedCredit, ...] = ()
     events: tuple[str, ...] = ()
@@ -409,6 +413,12 @@ def _reached(rule: dict[str, Any], stats: CustomerStats, currency: str) -> bool:
         return stats.orders >= int(rule["orders"])
     threshold = rule_minor(rule["spent"], currency)
     return threshold is not None and stats.spent >= threshold
+
+
+def refund_beyond(record: OrderRecord, value: int) -> int:
+    """How far the order's refunds (and what a lower total gave back that no card refund covers)
+    exceed ``value``, the order's worth."""
+    return max(0, record.refunded + record.returned_beyond_refunds() - value)
 
 
 def check_refund_room(record: OrderRecord, amount: int, order_total: int, to: str) -> None:
