@@ -15,7 +15,7 @@ import pytest
 
 from tests.harness.api_client import Api, Merchant, make_merchant
 from tests.harness.audit import audit_wallet
-from tests.harness.faults import on_call
+from tests.harness.faults import on_call, recorded_params
 from tests.harness.gateway import Gateway
 from tests.harness.pumps import QueuePump
 
@@ -452,23 +452,12 @@ def test_a_poison_message_fails_alone_and_is_dead_lettered(api: Api) -> None:
 
 
 def test_the_consumer_reads_its_job_consistently(api: Api) -> None:
-    from store_credit import wallet_store
-
     # Given an import just accepted (its job written a moment before its messages were sent)
     api.issue("cus_1", "1.00")
     post_csv(api, csv_body("cus_1,,,5.00,USD,good,,"))
-    reads: list[dict[str, Any]] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        reads.append(params)
-
     # When the consumer applies the message, recording every GetItem it makes
-    events = wallet_store.dynamodb().meta.events
-    events.register("provide-client-params.dynamodb.GetItem", record, unique_id="record-get-item")
-    try:
+    with recorded_params("GetItem") as reads:
         QueuePump().drain()
-    finally:
-        events.unregister("provide-client-params.dynamodb.GetItem", unique_id="record-get-item")
 
     # Then the job is read with a consistent read: an eventually consistent one on DynamoDB can
     # miss a job written a moment before, and the message would be taken for poison
@@ -576,18 +565,30 @@ def test_a_retry_with_the_same_key_queues_what_sqs_refused_the_first_time(
     assert available(api, "cus_1") == "31.00"
 
 
-def test_a_row_is_never_refused_on_a_balance_that_has_since_changed(
-    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "story",
+    [
+        # (credit to start with, the row, the write that races it, what is available after)
+        # a deduction refused for want of credit that has since come
+        ("3.00", "-5.00", ("issue", "10.00"), "8.00"),
+        # a credit refused as passing the largest balance the service holds, since gone down
+        ("9999999999998.99", "5.00", ("debit", "100.00"), "9999999999903.99"),
+    ],
+)
+def test_a_row_is_never_refused_on_a_wallet_that_has_since_changed(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch, story: tuple[str, str, tuple[str, str], str]
 ) -> None:
     from store_credit import wallet_store
 
-    # Given a customer with 3.00, a queued row deducting 5.00, and then 10.00 more credit
-    api.issue("cus_1", "3.00")
-    import_id = post_csv(api, csv_body("cus_1,,,-5.00,USD,Correction,,")).json()["import_id"]
-    stale = wallet_store.load_wallet(merchant.merchant_id, "cus_1", "USD")
-    api.issue("cus_1", "10.00")
+    start, row, (write, amount), after = story
 
-    # When the consumer reads the wallet as it was before the 10.00 (a read that raced the issue)
+    # Given a customer's credit, a queued row, and then a change to their wallet
+    api.issue("cus_1", start)
+    import_id = post_csv(api, csv_body(f"cus_1,,,{row},USD,Correction,,")).json()["import_id"]
+    stale = wallet_store.load_wallet(merchant.merchant_id, "cus_1", "USD")
+    assert getattr(api, write)("cus_1", amount).status == 201
+
+    # When the consumer reads the wallet as it was before that change (a read that raced it)
     real = wallet_store.load_import_wallets
 
     def racing(merchant_id: str, wallets: list[tuple[str, str]]) -> Any:
@@ -597,39 +598,10 @@ def test_a_row_is_never_refused_on_a_balance_that_has_since_changed(
     monkeypatch.setattr(wallet_store, "load_import_wallets", racing)
     QueuePump().drain()
 
-    # Then the refusal does not stand on the stale balance: the wallet is read again, the row applies
-    result = import_status(api, import_id)
-    assert (result["rows_applied"], result["rows_failed"]) == (1, 0)
-    assert available(api, "cus_1") == "8.00"
-
-
-def test_a_credit_is_never_refused_on_a_full_balance_that_has_since_gone_down(
-    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from store_credit import wallet_store
-
-    # Given a customer holding all but 1.00 of the largest balance the service holds, a queued
-    # row crediting 5.00, and then a deduction of 100.00
-    api.issue("cus_1", "9999999999998.99")
-    import_id = post_csv(api, csv_body("cus_1,,,5.00,USD,Migration,,")).json()["import_id"]
-    stale = wallet_store.load_wallet(merchant.merchant_id, "cus_1", "USD")
-    assert api.debit("cus_1", "100.00").status == 201
-
-    # When the consumer reads the wallet as it was before the deduction (a read that raced it)
-    real = wallet_store.load_import_wallets
-
-    def racing(merchant_id: str, wallets: list[tuple[str, str]]) -> Any:
-        settings, _ = real(merchant_id, wallets)
-        return settings, {("cus_1", "USD"): stale}
-
-    monkeypatch.setattr(wallet_store, "load_import_wallets", racing)
-    QueuePump().drain()
-
-    # Then the refusal ("the balance would exceed the largest amount") does not stand on the
-    # stale balance: the wallet is read again and the row applies
+    # Then the refusal does not stand on the stale wallet: it is read again and the row applies
     result = import_status(api, import_id)
     assert (result["rows_applied"], result["rows_failed"]) == (1, 0), result["errors"]
-    assert available(api, "cus_1") == "9999999999903.99"
+    assert available(api, "cus_1") == after
 
 
 @pytest.mark.parametrize(
@@ -807,23 +779,12 @@ def test_a_row_for_a_wallet_with_no_room_fails_alone_and_the_rest_of_its_message
 
 
 def test_a_row_for_a_known_customer_in_a_new_currency_finds_them_with_a_consistent_read(api: Api) -> None:
-    from store_credit import wallet_store
-
     # Given a customer created a moment ago by a USD credit (so they have no EUR wallet yet)
     api.issue("ann", "1.00")
     post_csv(api, csv_body("ann,,,5.00,EUR,First euros,,"))
-    queries: list[dict[str, Any]] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        queries.append(params)
-
     # When the consumer applies the row, recording every Query it makes
-    events = wallet_store.dynamodb().meta.events
-    events.register("provide-client-params.dynamodb.Query", record, unique_id="record-query")
-    try:
+    with recorded_params("Query") as queries:
         QueuePump().drain()
-    finally:
-        events.unregister("provide-client-params.dynamodb.Query", unique_id="record-query")
 
     # Then the check that the customer exists reads the table consistently: an eventually
     # consistent read on DynamoDB can miss the customer written a moment before, and the row

@@ -14,6 +14,7 @@ from store_credit.notifications import compose
 from store_credit.wallet import Wallet, debit, issue_credit
 from tests.harness import template
 from tests.harness.api_client import Api, Merchant
+from tests.harness.faults import recorded_params
 from tests.harness.gateway import invoke
 
 NOW_MS = 1_800_000_000_000
@@ -143,24 +144,13 @@ def test_an_email_ses_refused_is_sent_when_the_event_is_retried(api: Api, mercha
 
 
 def test_the_notifier_reads_the_customers_email_consistently(api: Api, merchant: Merchant) -> None:
-    from store_credit import wallet_store
-
     # Given emails on and credit issued to ann (whose personal data may be erased at any moment)
     verify_sender()
     api.put("/v1/settings", {"notifications": {"email": True}})
     event = issued_event(api, merchant)
-    reads: list[dict[str, Any]] = []
-
-    def record(params: dict[str, Any], **_: Any) -> None:
-        reads.append(params)
-
     # When the notifier handles the event, recording its BatchGetItem calls
-    events = wallet_store.dynamodb().meta.events
-    events.register("provide-client-params.dynamodb.BatchGetItem", record, unique_id="record-batch-get")
-    try:
+    with recorded_params("BatchGetItem") as reads:
         assert invoke(template.function_dir("NotifierFunction"), event) == {"sent": True}
-    finally:
-        events.unregister("provide-client-params.dynamodb.BatchGetItem", unique_id="record-batch-get")
 
     # Then the profile is read consistently: an eventually consistent read just after an
     # erasure could still return the erased email, and the customer would be emailed at it

@@ -68,3 +68,22 @@ def count_calls() -> Iterator[list[str]]:
         yield seen
     finally:
         events.unregister("before-call.dynamodb", unique_id="count-calls")
+
+
+@contextmanager
+def recorded_params(operation: str) -> Iterator[list[dict[str, Any]]]:
+    """The parameters of every ``operation`` call the service makes inside the block, as the
+    service wrote them (``ConsistentRead``, ``IndexName``, …), before botocore serializes them."""
+    from store_credit import wallet_store
+
+    events = wallet_store.dynamodb().meta.events
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params)
+
+    events.register(f"provide-client-params.dynamodb.{operation}", record, unique_id=f"record-{operation}")
+    try:
+        yield calls
+    finally:
+        events.unregister(f"provide-client-params.dynamodb.{operation}", unique_id=f"record-{operation}")
