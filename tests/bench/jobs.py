@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.bench.capacity import Usage, item_size, metered, query_units
@@ -70,6 +71,8 @@ def seed(client: Any, now: int) -> tuple[int, int, dict[str, Any]]:
     from store_credit.wallet import Wallet, issue_credit
 
     due_every = round(1 / DUE_SHARE)
+    today = datetime.fromtimestamp(now, UTC)
+    this_month = int(datetime(today.year, today.month, 1, tzinfo=UTC).timestamp())
     later_every = round(1 / LATER_SHARE)
     expiring = renewing = 0
     sample: dict[str, Any] = {}
@@ -108,7 +111,10 @@ def seed(client: Any, now: int) -> tuple[int, int, dict[str, Any]]:
                 "grant",
                 "Monthly allowance",
                 None,
-                due_at=now - 60,
+                # Due at the start of this month, as a plan the API times is: a plan due at
+                # another instant is re-timed to the nearest period start (a merchant who moved
+                # timezone), which from mid-month on is the next one, so nothing would renew.
+                due_at=this_month,
                 version=1,
             )
             batch.append(wallet_store.plan_to_item(plan))
