@@ -143,6 +143,10 @@ class _Run:
         self.issued.append({"customer_id": customer_id, "amount": amount, "kind": kind, "entry_id": entry.entry_id})
         return entry.lots[0][0]
 
+    def issue_refund(self, customer_id: str, amount: int) -> None:
+        """A refund as store credit: a new lot with the merchant's default expiry."""
+        self.issue(customer_id, amount, kind="refund", reason="Order refunded", source="refund", expires=None)
+
     def apply_all(self, edits: WalletEdits, changes: list[WalletChange]) -> None:
         """Apply ``changes`` to one wallet; debits among them are credit taken back (this
         order's, or an earlier order's that was owed and came back into its lot now)."""
@@ -173,12 +177,15 @@ class _Run:
 
 
 def _load(
-    merchant_id: str, order: OrderIn, customer_id: str
+    merchant_id: str,
+    order: OrderIn,
+    customer_id: str,
+    order_and_hold: tuple[OrderRecord | None, wallet_store.HoldRecord | None] | None = None,
 ) -> tuple[OrderRecord, wallet_store.HoldRecord | None, CustomerStats, Wallet | None]:
     """The order's record (or a new one), its checkout's hold record, the buyer's statistics and
     wallet; an event must agree with the order's customer, currency and checkout so far."""
     stored, hold, stats, buyer_wallet = wallet_store.load_order_state(
-        merchant_id, order.id, order.checkout_id, customer_id, order.currency
+        merchant_id, order.id, order.checkout_id, customer_id, order.currency, order_and_hold=order_and_hold
     )
     if stored is not None and (stored.customer_id, stored.currency) != (customer_id, order.currency):
         raise InvalidInput.on("order.customer_id", "differs from the customer or currency of this order's first event")
@@ -192,26 +199,27 @@ def _load(
     return record, hold if record.checkout_id is not None else None, stats, buyer_wallet
 
 
-def _guest_buyer(merchant_id: str, order: OrderIn) -> str:
-    """The holder a guest's order (one naming no customer) belongs to: the store-credit code its
-    checkout was paid with, which the guest holds. Credit coming back, refunds as store credit
-    and store credit bought go to that code; a guest earns no rewards."""
-    stored = wallet_store.load_order(merchant_id, order.id)
-    if stored is not None:
-        holder = stored.customer_id
-    else:
-        hold = wallet_store.load_hold_record(merchant_id, order.checkout_id) if order.checkout_id else None
-        holder = hold.customer_id if hold is not None else ""
+def _buyer(
+    merchant_id: str, order: OrderIn
+) -> tuple[str, tuple[OrderRecord | None, wallet_store.HoldRecord | None] | None]:
+    """Whose order it is: the customer it names, else (a guest's order) the holder of the
+    store-credit code its checkout was paid with, which the guest holds. Credit coming back,
+    refunds as store credit and store credit bought go to that code; a guest earns no rewards.
+    For a guest, also the order and hold records read to learn it (``_load`` reuses them)."""
+    if order.customer_id is not None:
+        return order.customer_id, None
+    stored, hold = wallet_store.load_order_and_hold(merchant_id, order.id, order.checkout_id)
+    holder = stored.customer_id if stored is not None else hold.customer_id if hold is not None else ""
     if code_of(holder) is None:
         raise InvalidInput.on("order.customer_id", "required, unless the order's checkout was paid with a code")
-    return holder
+    return holder, (stored, hold)
 
 
 def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash: str) -> ApiResult:
     order = event.order
-    buyer = order.customer_id if order.customer_id is not None else _guest_buyer(merchant_id, order)
+    buyer, known = _buyer(merchant_id, order)
     total = parse_minor(order.total, order.currency, field="order.total", allow_zero=True)
-    record, checkout_hold, stats, buyer_wallet = _load(merchant_id, order, buyer)
+    record, checkout_hold, stats, buyer_wallet = _load(merchant_id, order, buyer, known)
     run = _Run(merchant_id, event, settings, time.time_ns() // 1_000_000)
     run.wallets[buyer] = WalletEdits.of(buyer_wallet or Wallet(merchant_id, buyer, order.currency))
     if event.id in record.events:
@@ -368,15 +376,13 @@ def _issue_waiting_refund(run: _Run, record: OrderRecord) -> OrderRecord:
         return record
     dropped = min(waiting, refund_beyond(record, record.gross))
     if waiting > dropped:
-        run.issue(
-            record.customer_id, waiting - dropped, kind="refund", reason="Order refunded", source="refund", expires=None
-        )
+        run.issue_refund(record.customer_id, waiting - dropped)
     if dropped:
         run.detail = (
             f"{format_minor(dropped, run.currency)} {run.currency} of a refund as store credit not issued: "
             "the checkout's hold was let go before the payment captured it"
         )
-    return replace(record, refunded_store_credit=record.refunded_store_credit - dropped, refund_credit_waiting=0)
+    return record.waiting_refund_settled(dropped)
 
 
 def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> tuple[OrderRecord, CustomerStats | None]:
@@ -470,11 +476,7 @@ def _cancelled(
     if not record.paid and record.refund_credit_waiting:
         # The refund's part that waited for the payment to capture the held credit: never issued,
         # and now never will be (the cancel lets the hold go). It was no refund.
-        record = replace(
-            record,
-            refunded_store_credit=record.refunded_store_credit - record.refund_credit_waiting,
-            refund_credit_waiting=0,
-        )
+        record = record.waiting_refund_settled(dropped=record.refund_credit_waiting)
     hold_write = None
     if not record.paid and hold is not None:
         _check_hold(record, hold)
@@ -547,9 +549,7 @@ def _refunded(run: _Run, record: OrderRecord, hold: wallet_store.HoldRecord | No
             waiting = max(waiting, min(waiting + amount, beyond))
         issue_now = amount - (waiting - record.refund_credit_waiting)
         if issue_now:
-            run.issue(
-                record.customer_id, issue_now, kind="refund", reason="Order refunded", source="refund", expires=None
-            )
+            run.issue_refund(record.customer_id, issue_now)
         if waiting > record.refund_credit_waiting:
             run.detail = (
                 f"{format_minor(waiting - record.refund_credit_waiting, run.currency)} {run.currency} of it is "

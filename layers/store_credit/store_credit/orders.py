@@ -106,6 +106,11 @@ class OrderRecord:
     counted_spent: int = 0
     counted_order: bool = False
 
+    def waiting_refund_settled(self, dropped: int) -> OrderRecord:
+        """The refund that waited on the held credit settles: ``dropped`` of it was no refund
+        (the credit never left the wallet), the rest has been issued."""
+        return replace(self, refunded_store_credit=self.refunded_store_credit - dropped, refund_credit_waiting=0)
+
     @property
     def gross(self) -> int:
         """The order's value: what was charged plus the store credit spent."""

@@ -1105,27 +1105,46 @@ def stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dic
     )
 
 
-def load_order(merchant_id: str, order_id: str) -> OrderRecord | None:
-    found = _get_by_sort_key([order_key(merchant_id, order_id)])
-    return order_from_item(found["ORDER"]) if "ORDER" in found else None
-
-
-def load_order_state(
-    merchant_id: str, order_id: str, checkout_id: str | None, customer_id: str, currency: str
-) -> tuple[OrderRecord | None, HoldRecord | None, CustomerStats, Wallet | None]:
-    """One round trip: the order's record, its checkout's hold record, the buyer's statistics and
-    the buyer's wallet (the one almost every event changes)."""
-    keys = [
-        order_key(merchant_id, order_id),
-        stats_key(merchant_id, customer_id, currency),
-        wallet_key(merchant_id, customer_id, currency),
-        referral_key(merchant_id, customer_id),
-    ]
+def load_order_and_hold(
+    merchant_id: str, order_id: str, checkout_id: str | None
+) -> tuple[OrderRecord | None, HoldRecord | None]:
+    """One round trip: the order's record and its checkout's hold record, for an event that must
+    learn from them whose order it is before the buyer's own items can be named."""
+    keys = [order_key(merchant_id, order_id)]
     if checkout_id is not None:
         keys.append(hold_key(merchant_id, checkout_id))
     found = _get_by_sort_key(keys)
     order = order_from_item(found["ORDER"]) if "ORDER" in found else None
-    hold = hold_record_from_item(found["HOLD"]) if "HOLD" in found else None
+    return order, hold_record_from_item(found["HOLD"]) if "HOLD" in found else None
+
+
+def load_order_state(
+    merchant_id: str,
+    order_id: str,
+    checkout_id: str | None,
+    customer_id: str,
+    currency: str,
+    *,
+    order_and_hold: tuple[OrderRecord | None, HoldRecord | None] | None = None,
+) -> tuple[OrderRecord | None, HoldRecord | None, CustomerStats, Wallet | None]:
+    """One round trip: the order's record, its checkout's hold record, the buyer's statistics and
+    the buyer's wallet (the one almost every event changes). ``order_and_hold``: those two as
+    ``load_order_and_hold`` just read them, not asked for again."""
+    keys = [
+        stats_key(merchant_id, customer_id, currency),
+        wallet_key(merchant_id, customer_id, currency),
+        referral_key(merchant_id, customer_id),
+    ]
+    if order_and_hold is None:
+        keys.append(order_key(merchant_id, order_id))
+        if checkout_id is not None:
+            keys.append(hold_key(merchant_id, checkout_id))
+    found = _get_by_sort_key(keys)
+    if order_and_hold is None:
+        order = order_from_item(found["ORDER"]) if "ORDER" in found else None
+        hold = hold_record_from_item(found["HOLD"]) if "HOLD" in found else None
+    else:
+        order, hold = order_and_hold
     stats_item = found.get(f"STATS#{currency}")
     stats = (
         stats_from_item(merchant_id, customer_id, currency, stats_item)
