@@ -485,3 +485,23 @@ def test_changing_a_plans_period_renews_each_period_once_on_its_own_first(
     renewals = [e for e in api.get("/v1/customers/ann/transactions?limit=50").json()["items"] if e["type"] == "renewal"]
     assert [e["amount"]["amount"] for e in reversed(renewals)] == granted
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_top_up_counts_credit_from_the_day_it_becomes_valid(api: Api, merchant: Merchant) -> None:
+    # Given a plan topping ann up to 50.00 a month, and 20.00 of credit that becomes valid on the
+    # 5th of next month (a scheduled lot, as a code's credit can be)
+    start = first_of_next_month("UTC")
+    assert api.issue("ann", "20.00", valid_from=(start + timedelta(days=4)).isoformat()).status == 201
+    assert plan(api, "50.00", "top_up").status == 200
+
+    # When the month comes
+    first = run_renewal(start + timedelta(minutes=5))
+
+    # Then she can spend 50.00 from the 1st: the 20.00 she cannot spend yet does not count
+    assert first["granted"] == {"USD": "50.00"}
+    assert balance(api) == "70.00"
+
+    # And the month after, when it is hers to spend, it does: she has 70.00, above the plan
+    assert run_renewal(first_of_next_month("UTC", 2) + timedelta(minutes=5))["granted"] == {}
+    assert balance(api) == "70.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
