@@ -363,3 +363,145 @@ def test_a_grant_the_wallet_cannot_hold_does_not_stop_the_job(api: Api, gateway:
     assert summary["complete"] is False
     assert balance(api) == "1.00"
     audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+# A plan's period changed: each cadence renews on its own 1st (1 January for annual plans),
+# once per period; a plan due but not yet renewed when it changes renews at once only if its
+# due start is also a start of the new cadence.
+NEXT_YEAR = datetime.now(ZoneInfo("UTC")).year + 1
+
+
+def at(month: int, day: int = 1, minutes: int = 0, year: int = NEXT_YEAR) -> datetime:
+    return datetime(year, month, day, tzinfo=ZoneInfo("UTC")) + timedelta(minutes=minutes)
+
+
+def run(when: datetime) -> tuple[str, datetime]:
+    return ("run", when)
+
+
+def put(when: datetime, period: str, amount: str) -> tuple[str, datetime, str, str]:
+    return ("plan", when, period, amount)
+
+
+@pytest.mark.parametrize(
+    ("steps", "granted"),
+    [
+        # due on 1 March, made annual at 00:10 before the job came round: nothing in March (an
+        # annual plan renews on 1 January), the annual amount once, on 1 January
+        (
+            [
+                put(at(2, day=20), "monthly", "10.00"),
+                put(at(3, minutes=10), "annually", "120.00"),
+                run(at(3, minutes=30)),
+                run(at(3, minutes=90)),
+                run(at(1, minutes=5, year=NEXT_YEAR + 1)),
+            ],
+            ["120.00"],
+        ),
+        # renewed for the year, made monthly (renewed in April), made annual again on 1 May
+        # before the job came round: the year is not renewed a second time
+        (
+            [
+                put(at(12, day=20, year=NEXT_YEAR - 1), "annually", "120.00"),
+                run(at(1, minutes=5)),
+                put(at(3, day=15), "monthly", "10.00"),
+                run(at(4, minutes=5)),
+                put(at(5, minutes=10), "annually", "120.00"),
+                run(at(5, minutes=30)),
+                run(at(1, minutes=5, year=NEXT_YEAR + 1)),
+            ],
+            ["120.00", "10.00", "120.00"],
+        ),
+        # due on 1 January, made annual at 00:10: 1 January starts the year too, so it renews now
+        (
+            [
+                put(at(12, day=20, year=NEXT_YEAR - 1), "monthly", "10.00"),
+                put(at(1, minutes=10), "annually", "120.00"),
+                run(at(1, minutes=30)),
+                run(at(2, minutes=5)),
+                run(at(1, minutes=5, year=NEXT_YEAR + 1)),
+            ],
+            ["120.00", "120.00"],
+        ),
+        # renewed on 1 March, made annual that afternoon: the annual amount from 1 January
+        (
+            [
+                put(at(2, day=20), "monthly", "10.00"),
+                run(at(3, minutes=5)),
+                put(at(3, minutes=14 * 60), "annually", "120.00"),
+                run(at(4, minutes=5)),
+                run(at(1, minutes=5, year=NEXT_YEAR + 1)),
+            ],
+            ["10.00", "120.00"],
+        ),
+        # an annual plan due on 1 January, made monthly at 00:10: January renews monthly
+        (
+            [
+                put(at(12, day=20, year=NEXT_YEAR - 1), "annually", "120.00"),
+                put(at(1, minutes=10), "monthly", "10.00"),
+                run(at(1, minutes=30)),
+                run(at(1, minutes=90)),
+                run(at(2, minutes=5)),
+            ],
+            ["10.00", "10.00"],
+        ),
+        # an annual plan renewed on 1 January, made monthly in March: monthly from April
+        (
+            [
+                put(at(12, day=20, year=NEXT_YEAR - 1), "annually", "120.00"),
+                run(at(1, minutes=5)),
+                put(at(3, day=15), "monthly", "10.00"),
+                run(at(3, day=20)),
+                run(at(4, minutes=5)),
+            ],
+            ["120.00", "10.00"],
+        ),
+    ],
+    ids=[
+        "monthly-to-annual-while-due",
+        "annual-to-monthly-and-back-while-due",
+        "monthly-to-annual-due-on-1-january",
+        "monthly-to-annual-after-it-ran",
+        "annual-to-monthly-while-due",
+        "annual-to-monthly-mid-year",
+    ],
+)
+def test_changing_a_plans_period_renews_each_period_once_on_its_own_first(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch, steps: list[tuple[Any, ...]], granted: list[str]
+) -> None:
+    import time
+
+    # Given a plan, when the merchant changes its period and the job runs, at these times
+    for step in steps:
+        if step[0] == "run":
+            run_renewal(step[1])
+            continue
+        _, when, period, amount = step
+        with monkeypatch.context() as patch:
+            patch.setattr(time, "time", when.timestamp)
+            assert plan(api, amount, "grant", period=period).status == 200
+
+    # Then each period renewed once, on its own first, at the plan's amount then
+    renewals = [e for e in api.get("/v1/customers/ann/transactions?limit=50").json()["items"] if e["type"] == "renewal"]
+    assert [e["amount"]["amount"] for e in reversed(renewals)] == granted
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+def test_top_up_counts_credit_from_the_day_it_becomes_valid(api: Api, merchant: Merchant) -> None:
+    # Given a plan topping ann up to 50.00 a month, and 20.00 of credit that becomes valid on the
+    # 5th of next month (a scheduled lot, as a code's credit can be)
+    start = first_of_next_month("UTC")
+    assert api.issue("ann", "20.00", valid_from=(start + timedelta(days=4)).isoformat()).status == 201
+    assert plan(api, "50.00", "top_up").status == 200
+
+    # When the month comes
+    first = run_renewal(start + timedelta(minutes=5))
+
+    # Then she can spend 50.00 from the 1st: the 20.00 she cannot spend yet does not count
+    assert first["granted"] == {"USD": "50.00"}
+    assert balance(api) == "70.00"
+
+    # And the month after, when it is hers to spend, it does: she has 70.00, above the plan
+    assert run_renewal(first_of_next_month("UTC", 2) + timedelta(minutes=5))["granted"] == {}
+    assert balance(api) == "70.00"
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()

@@ -38,3 +38,11 @@ def test_credit_an_order_is_owed_left_unheld_by_a_write_at_its_limit_does_not_co
     free = Lot("lot_1", 1000, 1000, NOW - 10, "purchase")
     owed = {"lot_1": OwedBack("ord_1", 1000, "Order cancelled")}
     assert renewal_amount(top_up(1000), wallet(free, owed=owed), NOW) == 1000
+
+
+def test_credit_not_valid_yet_does_not_count() -> None:
+    # 20.00 valid from the 5th cannot be spent on the 1st: a top-up to 50.00 grants 50.00
+    later = Lot("lot_1", 2000, 2000, NOW - 10, "code", valid_from=NOW + 4 * 86_400)
+    assert renewal_amount(top_up(5000), wallet(later), NOW) == 5000
+    # once valid, it counts
+    assert renewal_amount(top_up(5000), wallet(later), NOW + 5 * 86_400) == 3000

@@ -51,6 +51,22 @@ def owed_period_start(due_at: int, tz: str, period: str) -> int:
     return this if due_at - this <= following - due_at else following
 
 
+def due_after_change(existing: RenewalPlan | None, period: str, now: int, tz: str) -> int:
+    """When a plan made or changed at ``now`` is next due. A new plan, or one not due yet, at the
+    next start of its period. A plan already due keeps its due time (changing it before the job
+    came round must not skip the renewal the period owes, now on the new terms), unless its
+    period changes and the start it is owed is no start of the new period: a monthly plan due on
+    1 March made annual renews on 1 January, not on 1 March and again on 1 January."""
+    if existing is None or existing.due_at > now:
+        return next_period_start(now, tz, period)
+    if existing.period == period:
+        return existing.due_at
+    owed = owed_period_start(existing.due_at, tz, existing.period)
+    if owed_period_start(owed, tz, period) == owed:
+        return existing.due_at  # 1 January: a start of both periods
+    return next_period_start(now, tz, period)
+
+
 def renewal_amount(plan: RenewalPlan, wallet: Wallet, now: int) -> int:
     """``grant`` adds the amount; ``top_up`` brings usable credit (available + held) up to it,
     never down. Credit counts only as far as the buyer keeps it: not what an order is owed from

@@ -17,7 +17,14 @@ from store_credit.idempotency import ApiResult, backoff, guarded_write
 from store_credit.models import ExpirySpec, RenewalPlanRequest, Settings
 from store_credit.money import MAX_MINOR, money_json
 from store_credit.observability import logger
-from store_credit.renewal import RenewalPlan, next_period_start, owed_period_start, period_key, renewal_amount
+from store_credit.renewal import (
+    RenewalPlan,
+    due_after_change,
+    next_period_start,
+    owed_period_start,
+    period_key,
+    renewal_amount,
+)
 from store_credit.wallet import DUE_SHARDS, Wallet, issue_credit
 from store_credit.wallet_service import expiry_date_over, expiry_for, settings_of
 
@@ -67,13 +74,7 @@ def put_plan(
             reason=request.reason,
             expires=request.expires.model_dump(mode="json", exclude_none=True) if request.expires else None,
             last_period=existing.last_period if existing else None,
-            # A plan already due keeps its due time: changing it before the job came round must not
-            # skip the renewal the period owes.
-            due_at=(
-                existing.due_at
-                if existing is not None and existing.due_at <= now
-                else next_period_start(now, settings.timezone, request.period)
-            ),
+            due_at=due_after_change(existing, request.period, now, settings.timezone),
             # A new plan's version is never one a deleted plan had: a job that read the deleted
             # plan must not find its version condition met by the new one, and write the old
             # plan back over it (nanoseconds now: later than any version the deleted plan took).
