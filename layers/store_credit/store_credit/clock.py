@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from store_credit.errors import InvalidInput
 
+# The contract's default for a merchant's `timezone`; known here so that code reading the stored
+# settings without building the settings model (the ledger stream consumer) agrees with it.
+DEFAULT_TIMEZONE = "UTC"
 END_OF_DAY = time(23, 59, 59)
 MAX_EXPIRY_DAYS = 36_600  # a hundred years: beyond that "never" is what the merchant means
 # What a caller may store as a date or instant. Python shows years 1 to 9999 only, and a stored

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store_credit import wallet_store
-from store_credit.clock import iso_ms, local_day
+from store_credit.clock import DEFAULT_TIMEZONE, iso_ms, local_day
 from store_credit.codes import code_of
 from store_credit.money import money_json
 from store_credit.wallet import LedgerEntry
@@ -103,5 +103,5 @@ def count_liability(merchant_id: str, entry: LedgerEntry, zones: dict[str, str])
     tz = zones.get(merchant_id)
     if tz is None:
         record = wallet_store.load_settings(merchant_id)
-        tz = zones[merchant_id] = str((record.document if record else {}).get("timezone") or "UTC")
+        tz = zones[merchant_id] = str((record.document if record else {}).get("timezone") or DEFAULT_TIMEZONE)
     return wallet_store.record_liability(merchant_id, entry, local_day(liability_moment_ms(entry), tz))

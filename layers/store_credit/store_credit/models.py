@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from store_credit.clock import EARLIEST_INSTANT, LATEST_DAY, LATEST_INSTANT, MAX_EXPIRY_DAYS
+from store_credit.clock import DEFAULT_TIMEZONE, EARLIEST_INSTANT, LATEST_DAY, LATEST_INSTANT, MAX_EXPIRY_DAYS
 from store_credit.errors import InvalidInput
 from store_credit.money import exponent, parse_minor
 
@@ -318,7 +318,7 @@ def _ascending(tiers: list[RedemptionTier]) -> None:
 class Settings(StrictModel):
     """A merchant's settings, with the defaults the contract names."""
 
-    timezone: StrictStr = "UTC"
+    timezone: StrictStr = DEFAULT_TIMEZONE
     default_expiry: ExpirySpec | None = None
     notifications: Notifications = Notifications()
     apply_to_shipping: StrictBool = False
