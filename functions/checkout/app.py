@@ -22,13 +22,21 @@ IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", descripti
 
 @app.post(
     "/v1/checkout/apply",
+    description=(
+        "The checkout_id is the idempotency key (no Idempotency-Key header needed). The same request again "
+        "while its hold is live answers the first quote (Idempotent-Replayed: true) and writes nothing; "
+        "after hold.expires_at it is quoted and held again with the credit available now (applied "
+        "zero and hold null if none is left). A changed cart replaces the hold. A capture (capture: "
+        "true) sent again is always its first answer; a captured checkout is final (409)."
+    ),
     responses={
         200: {"description": "The quote, with its hold", "content": {"application/json": {"model": CheckoutOut}}}
     },
 )
 @requires("checkout")
 def apply_credit(body: ApplyRequest) -> Response[CheckoutOut]:
-    # The checkout id is the idempotency key: same request → same quote; changed cart → new hold.
+    # The checkout id is the idempotency key: same request → same quote while its hold is live;
+    # after the hold's time, or with a changed cart → a new quote and hold.
     request_hash = fingerprint("apply_credit", {}, app.current_event.json_body)
     return json_result(checkout_service.apply(caller(app), body, request_hash))
 

@@ -361,3 +361,156 @@ def test_a_tax_inclusive_yen_cart_paid_in_full_adds_up_by_hand(api: Api) -> None
         "shipping": {"amount": "500", "currency": "JPY"},
         "tax": {"amount": "299", "currency": "JPY"},
     }
+
+
+# --- the same apply again after the hold's time ------------------------------------------------
+
+
+def shift_clock(monkeypatch: pytest.MonkeyPatch, minutes: int) -> datetime:
+    """Move the service's clock ``minutes`` forward (from the real clock); the new now."""
+    import time
+
+    real_time, real_ns = time.time, time.time_ns
+    offset = minutes * 60
+    monkeypatch.setattr(time, "time", lambda: real_time() + offset)
+    monkeypatch.setattr(time, "time_ns", lambda: real_ns() + offset * 10**9)
+    return datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+def hold_ends(quote: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(quote["hold"]["expires_at"])
+
+
+@pytest.mark.parametrize("released_by_the_job", [False, True], ids=["lapsed", "released"])
+def test_the_same_apply_after_the_hold_lapsed_holds_the_credit_again(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch, released_by_the_job: bool
+) -> None:
+    from tests.api.test_expiry_job import run_expiry
+
+    # Given a 30-minute hold of 30.00 of ann's 50.00
+    api.put("/v1/settings", {"hold_ttl_minutes": 30})
+    api.issue("ann", "50.00")
+    first = apply(api, cart=cart("30.00")).json()
+
+    # When the checkout sends the same apply 31 minutes later (the expiry job has run, or not yet)
+    now = shift_clock(monkeypatch, 31)
+    if released_by_the_job:
+        assert run_expiry(now)["holds_released"] == 1
+    again = apply(api, cart=cart("30.00"))
+
+    # Then it is no replay of the lapsed quote: 30.00 is held again, for 30 minutes from now
+    assert again.status == 200, again.body
+    assert again.headers.get("idempotent-replayed") is None
+    quote = again.json()
+    assert quote["applied"]["amount"] == "30.00"
+    assert hold_ends(quote) > now + timedelta(minutes=29)
+    assert hold_ends(quote) > hold_ends(first)
+    assert quote["balance_after"]["amount"] == "20.00"
+    wallet = api.wallet("ann").json()
+    assert (wallet["held"]["amount"], wallet["available"]["amount"]) == ("30.00", "20.00")
+    # and the expiry job leaves the new hold alone until its own time
+    assert run_expiry(now + timedelta(minutes=10))["holds_released"] == 0
+    assert api.wallet("ann").json()["held"]["amount"] == "30.00"
+    # and while it is live, the same apply again is a replay of this answer, with no write
+    with count_calls() as calls:
+        replay = apply(api, cart=cart("30.00"))
+    assert replay.headers.get("idempotent-replayed") == "true"
+    assert replay.json() == quote
+    assert "TransactWriteItems" not in calls
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+@pytest.mark.parametrize("released_by_the_job", [False, True], ids=["lapsed", "released"])
+def test_the_same_apply_after_the_hold_lapsed_says_so_when_the_credit_is_gone(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch, released_by_the_job: bool
+) -> None:
+    from tests.api.test_expiry_job import run_expiry
+
+    # Given a 30-minute hold of all of ann's 20.00, credit that expires within two days
+    api.put("/v1/settings", {"hold_ttl_minutes": 30})
+    api.issue("ann", "20.00", expires={"on": (datetime.now(UTC) + timedelta(days=2)).date().isoformat()})
+    assert apply(api, cart=cart("30.00")).json()["applied"]["amount"] == "20.00"
+
+    # When the same apply comes again after both the lot's and the hold's time
+    now = shift_clock(monkeypatch, 3 * 24 * 60)
+    if released_by_the_job:
+        assert run_expiry(now)["holds_released"] == 1
+    again = apply(api, cart=cart("30.00"))
+
+    # Then it answers what is true now: no credit applied, nothing held, the full total to pay
+    assert again.status == 200, again.body
+    assert again.headers.get("idempotent-replayed") is None
+    quote = again.json()
+    assert (quote["applied"]["amount"], quote["hold"], quote["totals"]["total"]["amount"]) == ("0.00", None, "30.00")
+    assert quote["balance_after"]["amount"] == "0.00"
+    assert api.wallet("ann").json()["held"]["amount"] == "0.00"
+    # and a release of the checkout finds nothing held
+    released = api.write("DELETE", "/v1/checkout/chk_1", None, key=None)
+    assert (released.status, released.json()["released"]["amount"]) == (200, "0.00")
+    run_expiry(now)
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()
+
+
+@pytest.mark.parametrize("released_by_the_job", [False, True], ids=["later", "after-the-job"])
+def test_a_capture_at_apply_sent_again_after_the_hold_time_is_still_its_first_answer(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch, released_by_the_job: bool
+) -> None:
+    from tests.api.test_expiry_job import run_expiry
+
+    # Given a checkout that captured 30.00 of ann's 50.00 at apply
+    api.put("/v1/settings", {"hold_ttl_minutes": 30})
+    api.issue("ann", "50.00")
+    first = apply(api, cart=cart("30.00"), capture=True)
+
+    # When the same capture comes again long after a hold would have lapsed
+    now = shift_clock(monkeypatch, 31)
+    if released_by_the_job:
+        run_expiry(now)
+    again = apply(api, cart=cart("30.00"), capture=True)
+
+    # Then it is a pure replay: the credit was spent then, and is not spent again
+    assert again.status == 200
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    wallet = api.wallet("ann").json()
+    assert (wallet["balance"]["amount"], wallet["held"]["amount"]) == ("20.00", "0.00")
+    assert audit_wallet(merchant.merchant_id, "ann", "USD").entries == 2
+
+
+def test_two_applies_racing_after_the_hold_lapsed_hold_the_credit_once(
+    api: Api, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store_credit import wallet_store
+
+    # Given a 30-minute hold of 30.00 of ann's 50.00, lapsed (the expiry job has not run yet)
+    api.put("/v1/settings", {"hold_ttl_minutes": 30})
+    api.issue("ann", "50.00")
+    apply(api, cart=cart("30.00"))
+    shift_clock(monkeypatch, 31)
+    # When the checkout sends the same apply twice at once: the second one writes after the
+    # first has read the wallet, but before the first writes
+    events = wallet_store.dynamodb().meta.events
+    second: list[Any] = []
+
+    def race(**_: Any) -> None:
+        if not second:
+            second.append(None)
+            second[0] = apply(api, cart=cart("30.00"))
+
+    events.register("before-call.dynamodb.TransactWriteItems", race, unique_id="race-lapsed")
+    try:
+        first = apply(api, cart=cart("30.00"))
+    finally:
+        events.unregister("before-call.dynamodb.TransactWriteItems", unique_id="race-lapsed")
+
+    # Then the credit is held once, and both are told the same hold (the loser replays it)
+    assert second[0].status == first.status == 200
+    assert second[0].headers.get("idempotent-replayed") is None
+    assert first.headers.get("idempotent-replayed") == "true"
+    assert first.json() == second[0].json()
+    assert first.json()["applied"]["amount"] == "30.00"
+    wallet = api.wallet("ann").json()
+    assert (wallet["held"]["amount"], wallet["available"]["amount"]) == ("30.00", "20.00")
+    audit = audit_wallet(merchant.merchant_id, "ann", "USD")
+    audit.assert_consistent()
+    assert audit.held == 3000

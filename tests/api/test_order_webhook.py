@@ -627,6 +627,24 @@ def test_a_reward_held_by_a_checkout_that_is_applied_again_is_not_held_again(
     consistent(merchant)
 
 
+def test_a_reward_held_past_the_hold_time_goes_when_the_same_apply_comes_again(
+    api: Api, hook: OrderWebhook, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a card order that earned 10.00, held by a checkout when the order is cancelled
+    first = reward_held_by_a_checkout(api, hook)
+    hook.send("order.cancelled", first)
+    # When the checkout sends the same apply again after the hold's time, before the expiry job
+    with shifted_clock(monkeypatch, days=1):
+        again = apply(api, "10.00", checkout_id="chk_2")
+    # Then it is no replay of the lapsed hold: the reward went back to the cancelled order, and
+    # nothing is left to apply or hold
+    assert again.headers.get("idempotent-replayed") is None
+    assert (money(again, "applied"), again.json()["hold"]) == ("0.00", None)
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    assert ledger(api)[-1] == ("debit", "-10.00")
+    consistent(merchant)
+
+
 def test_a_reward_held_past_the_hold_time_goes_when_the_expiry_job_releases_it(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:

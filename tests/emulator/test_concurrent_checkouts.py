@@ -65,3 +65,44 @@ def test_concurrent_checkouts_never_hold_more_than_the_balance(emulator: str) ->
     audit = audit_wallet("busy", "hot", "USD")
     audit.assert_consistent()
     assert audit.held == int(held * 100)
+
+
+def test_the_same_apply_sent_at_once_after_its_hold_lapsed_holds_once(
+    emulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    # Given a 30-minute hold of 30.00 of 100.00, lapsed (the expiry job has not run yet)
+    api = Api(Gateway(), make_merchant("lapsed").api_key)
+    assert api.put("/v1/settings", {"hold_ttl_minutes": 30}).status == 200
+    api.issue("hot", "100.00")
+    body = {
+        "checkout_id": "chk_lapsed",
+        "customer_id": "hot",
+        "cart": {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "30.00"}]},
+    }
+    first = api.post("/v1/checkout/apply", body, key=None).json()
+    real_time, real_ns = time.time, time.time_ns
+    monkeypatch.setattr(time, "time", lambda: real_time() + 31 * 60)
+    monkeypatch.setattr(time, "time_ns", lambda: real_ns() + 31 * 60 * 10**9)
+
+    # When the checkout system sends the same apply from 16 threads at once
+    def send(_: int) -> dict[str, object]:
+        response = api.post("/v1/checkout/apply", body, key=None)
+        while response.status == 503:
+            response = api.post("/v1/checkout/apply", body, key=None)
+        assert response.status == 200, response.body
+        answer: dict[str, object] = response.json()
+        return answer
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        answers = list(pool.map(send, range(THREADS)))
+
+    # Then one new hold: all are told the same new quote, and the wallet holds 30.00 once
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["hold"] != first["hold"]
+    wallet = api.wallet("hot").json()
+    assert (wallet["held"]["amount"], wallet["available"]["amount"]) == ("30.00", "70.00")
+    audit = audit_wallet("lapsed", "hot", "USD")
+    audit.assert_consistent()
+    assert audit.held == 3000

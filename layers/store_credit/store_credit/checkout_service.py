@@ -2,7 +2,8 @@
 
 One consistent read (settings + wallet) and one transaction (wallet + the checkout's hold
 item, + a ledger entry when capturing). The checkout id is the natural idempotency key: the
-same request again answers the same quote; a changed cart replaces the hold in one write.
+same request again answers the same quote while its hold is live (after the hold's time it is
+quoted and held again); a changed cart replaces the hold in one write.
 """
 
 from __future__ import annotations
@@ -152,12 +153,20 @@ def apply(caller: Caller, request: ApplyRequest, fingerprint: str) -> ApiResult:
             _check_code(stored, request.email)
         wallet = stored or Wallet(caller.merchant_id, holder, currency)
         existing = wallet.holds.get(request.checkout_id)
-        if existing is not None and existing.fingerprint == fingerprint[:WALLET_FINGERPRINT]:
+        now_ms = time.time_ns() // 1_000_000
+        now = now_ms // 1000
+        # The same request again answers the same quote while its hold is live. Past the hold's
+        # time it is no replay: that answer's hold is over (the expiry job may let it go at any
+        # moment, and order.paid then captures nothing), so the checkout is quoted and held
+        # again below, as a changed cart would be, with what the wallet can give now.
+        if (
+            existing is not None
+            and existing.expires_at > now
+            and existing.fingerprint == fingerprint[:WALLET_FINGERPRINT]
+        ):
             hold_record = wallet_store.load_hold_record(caller.merchant_id, request.checkout_id)
             if hold_record is not None and hold_record.fingerprint == fingerprint:
                 return ApiResult(200, json.loads(hold_record.response), replayed=True)
-        now_ms = time.time_ns() // 1_000_000
-        now = now_ms // 1000
         # This checkout's own hold is being replaced. Credit it frees which a cancelled order
         # is owed (the order was cancelled while this checkout held its reward) goes back
         # first: it is not the buyer's to spend again.
