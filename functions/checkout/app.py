@@ -27,7 +27,8 @@ IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", descripti
         "while its hold is live answers the first quote (Idempotent-Replayed: true) and writes nothing; "
         "after hold.expires_at it is quoted and held again with the credit available now (applied "
         "zero and hold null if none is left). A changed cart replaces the hold. A capture (capture: "
-        "true) sent again is always its first answer; a captured checkout is final (409)."
+        "true) sent again is always its first answer; a captured checkout, or one whose order was cancelled, "
+        "is final (409)."
     ),
     responses={
         200: {"description": "The quote, with its hold", "content": {"application/json": {"model": CheckoutOut}}}

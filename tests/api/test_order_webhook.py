@@ -232,6 +232,28 @@ def test_cancel_before_payment_releases_the_hold_and_a_late_paid_changes_nothing
     consistent(merchant)
 
 
+@pytest.mark.parametrize("cart_price", ["100.00", "40.00"], ids=["same-cart", "changed-cart"])
+def test_a_checkout_whose_order_was_cancelled_holds_no_more(
+    api: Api, hook: OrderWebhook, merchant: Merchant, cart_price: str
+) -> None:
+    # Given a checkout holding 30.00 of ann's 50.00, and its order cancelled before payment
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+    assert money(hook.send("order.cancelled", order()), "released") == "30.00"
+
+    # When the checkout system applies credit to that checkout again (a stray retry)
+    cart = {"currency": "USD", "items": [{"id": "line1", "quantity": 1, "unit_price": cart_price}]}
+    body = {"checkout_id": "chk_1", "customer_id": "ann", "cart": cart, "requested_amount": "30.00"}
+    again = api.post("/v1/checkout/apply", body, key=None)
+
+    # Then it is refused: no order can pay that checkout any more, and nothing is held for it
+    assert again.status == 409, again.json()
+    assert balances(api) == ("50.00", "50.00", "0.00")
+    # And a new checkout for a new order holds as usual
+    assert money(apply(api, "30.00", checkout_id="chk_2"), "applied") == "30.00"
+    consistent(merchant)
+
+
 def test_credit_returned_into_a_lot_that_has_expired_expires_again_at_once(
     api: Api, hook: OrderWebhook, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -878,9 +878,11 @@ def commit_hold(before: Wallet, after: Wallet, record: HoldRecord, entries: Sequ
             "Put": {
                 "TableName": table_name(),
                 "Item": _hold_record_item(record),
-                # A checkout stays with its customer and currency, and a captured one is final.
+                # A checkout stays with its customer and currency, and one that is captured, or
+                # that an order has claimed (cancelled while it held), is final.
                 "ConditionExpression": (
-                    "attribute_not_exists(PK) OR (customer_id = :c AND currency = :cur AND #state <> :captured)"
+                    "attribute_not_exists(PK) OR (customer_id = :c AND currency = :cur AND #state <> :captured"
+                    " AND attribute_not_exists(order_id))"
                 ),
                 "ExpressionAttributeNames": {"#state": "state"},
                 "ExpressionAttributeValues": {
@@ -908,13 +910,18 @@ def refuse_hold_overwrite(old: HoldRecord | None, record: HoldRecord) -> None:
     """What the checkout item's condition in ``commit_hold`` says of writing ``record`` over
     ``old``, for an apply that writes nothing (no credit to reserve) and must answer alike: the
     same capture again is its first answer, a captured checkout is final, and a checkout stays
-    with its customer and currency."""
+    with its customer and currency, and one an order claimed is final."""
     if old is None:
         return
     if old.state == "captured" and old.fingerprint == record.fingerprint:
         raise IdempotentReplay(IdempotencyRecord(old.fingerprint, 200, old.response))
     if old.state == "captured":
         raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} is already captured")
+    if old.order_id is not None:
+        # Its order was cancelled while it held: holding again would lock the buyer's credit
+        # for a checkout no order can pay any more (the cancelled order is final, and another
+        # order naming this checkout is refused). A new checkout needs a new id.
+        raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} belongs to order {old.order_id!r}")
     if (old.customer_id, old.currency) != (record.customer_id, record.currency):
         raise CheckoutConflict(detail=f"checkout {record.checkout_id!r} belongs to another customer or currency")
 
