@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 
 from tests.harness.api_client import Api, OrderWebhook, make_merchant
 from tests.harness.gateway import Gateway
@@ -40,11 +43,26 @@ def capture_bus() -> Any:
     return received
 
 
-def test_issue_and_debit_become_events_and_refusals_do_not(emulator: str) -> None:
+@dataclass
+class Stack:
+    """A merchant's API and order webhook, the bus's events as delivered, the stream's pump."""
+
+    api: Api
+    hook: OrderWebhook
+    received: Callable[[], list[dict[str, Any]]]
+    pump: StreamPump
+
+
+@pytest.fixture
+def stack(emulator: str) -> Stack:
+    merchant = make_merchant("acme")
+    gateway = Gateway()
+    return Stack(Api(gateway, merchant.api_key), OrderWebhook(gateway, merchant), capture_bus(), StreamPump())
+
+
+def test_issue_and_debit_become_events_and_refusals_do_not(stack: Stack) -> None:
     # Given a bus whose events we can read
-    api = Api(Gateway(), make_merchant("acme").api_key)
-    received = capture_bus()
-    pump = StreamPump()
+    api, received, pump = stack.api, stack.received, stack.pump
     pump.pump()  # the merchant's settings and key are not ledger entries
 
     # When credit is issued, a debit succeeds and another is refused
@@ -67,10 +85,8 @@ def test_issue_and_debit_become_events_and_refusals_do_not(emulator: str) -> Non
     assert {issued["entry_id"], debited["entry_id"]} == {e["id"] for e in ledger}
 
 
-def test_checkout_holds_become_applied_and_released_events(emulator: str) -> None:
-    api = Api(Gateway(), make_merchant("acme").api_key)
-    received = capture_bus()
-    pump = StreamPump()
+def test_checkout_holds_become_applied_and_released_events(stack: Stack) -> None:
+    api, received, pump = stack.api, stack.received, stack.pump
     api.issue("cus_1", "50.00")
     pump.pump()
     received()
@@ -105,14 +121,9 @@ def test_the_templates_filter_lets_only_new_ledger_entries_through() -> None:
     assert not matches(holds, {"eventName": "REMOVE", "dynamodb": {"Keys": {"SK": {"S": "HOLD"}}}})
 
 
-def test_order_events_become_captured_refunded_and_issued_events(emulator: str) -> None:
+def test_order_events_become_captured_refunded_and_issued_events(stack: Stack) -> None:
     # Given a customer whose checkout holds 30.00 and a merchant paying 1.00 per 20.00 spent
-    merchant = make_merchant("acme")
-    gateway = Gateway()
-    api = Api(gateway, merchant.api_key)
-    hook = OrderWebhook(gateway, merchant)
-    received = capture_bus()
-    pump = StreamPump()
+    api, hook, received, pump = stack.api, stack.hook, stack.received, stack.pump
     api.issue("cus_1", "30.00")
     assert api.put("/v1/settings", {"earning_rules": [{"type": "place_order", "per": "20.00", "credit": "1.00"}]})
     body = {"currency": "USD", "items": [{"id": "a", "quantity": 1, "unit_price": "100.00"}]}
@@ -140,15 +151,10 @@ def test_order_events_become_captured_refunded_and_issued_events(emulator: str) 
     ]
 
 
-def test_credit_owed_back_and_taken_when_a_hold_lets_go_is_one_debited_event(emulator: str) -> None:
+def test_credit_owed_back_and_taken_when_a_hold_lets_go_is_one_debited_event(stack: Stack) -> None:
     # Given a card order that earned a 10.00 reward, all of it held by a checkout, and the order
     # cancelled (the reward is owed back: nothing was free to take)
-    merchant = make_merchant("acme")
-    gateway = Gateway()
-    api = Api(gateway, merchant.api_key)
-    hook = OrderWebhook(gateway, merchant)
-    received = capture_bus()
-    pump = StreamPump()
+    api, hook, received, pump = stack.api, stack.hook, stack.received, stack.pump
     rules = {"earning_rules": [{"type": "place_order", "per": "10.00", "credit": "1.00"}]}
     assert api.put("/v1/settings", rules).status == 200
     first = {"id": "o1", "customer_id": "ann", "currency": "USD", "total": "100.00"}
