@@ -136,6 +136,21 @@ def test_another_merchants_customer_is_simply_not_found(gateway: object, api: Ap
     assert rival.wallet("cus_1").json()["available"]["amount"] == "2.00"
 
 
+def test_a_cursor_from_another_merchants_ledger_finds_no_customer_of_ours(gateway: object, api: Api) -> None:
+    # Given merchant A's customer with three entries, and a cursor into A's ledger
+    for amount in ("1.00", "2.00", "3.00"):
+        api.issue("cus_1", amount)
+    cursor = api.get("/v1/customers/cus_1/transactions?limit=1").json()["next_cursor"]
+    rival = Api(gateway, make_merchant("rival").api_key)
+
+    # When merchant B lists "cus_1", which B does not have, with A's cursor
+    listed = rival.get(f"/v1/customers/cus_1/transactions?limit=1&cursor={cursor}")
+
+    # Then it is not found, as without a cursor: not an empty page of a customer B seems to have
+    assert listed.status == 404
+    assert listed.json()["type"].endswith("not-found")
+
+
 def test_idempotency_keys_are_per_merchant(gateway: object, api: Api) -> None:
     rival = Api(gateway, make_merchant("rival").api_key)
     assert api.post("/v1/customers/cus_1/credits", BODY, key="shared-key").status == 201

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.harness.api_client import Api, Merchant
 from tests.harness.audit import audit_wallet
+from tests.harness.faults import recorded_params
 
 
 def test_issue_credit_creates_a_lot_and_a_ledger_entry(api: Api, merchant: Merchant) -> None:
@@ -137,6 +138,22 @@ def test_transactions_are_newest_first_and_paginate_with_a_cursor(api: Api) -> N
     assert second["next_cursor"] is None
     for entry in first["items"]:
         assert set(entry) >= {"type", "amount", "balance_after", "reason", "order_id", "created_at"}
+
+
+def test_the_ledger_is_read_consistently_so_a_credit_just_issued_is_listed(api: Api) -> None:
+    # Given a credit of 10.00 issued a moment ago (the wallet, read consistently, shows it)
+    api.issue("cus_1", "10.00")
+    assert api.wallet("cus_1").json()["balance"]["amount"] == "10.00"
+
+    # When the merchant lists the customer's transactions, recording every Query made
+    with recorded_params("Query") as queries:
+        listed = api.get("/v1/customers/cus_1/transactions")
+
+    # Then the ledger is read consistently, as the wallet is: an eventually consistent Query on
+    # DynamoDB can miss the entry written a moment before, and list no credit behind a balance
+    # of 10.00 (an empty page for a customer who exists, not even a 404)
+    assert queries and all(q.get("ConsistentRead") for q in queries)
+    assert [e["amount"]["amount"] for e in listed.json()["items"]] == ["10.00"]
 
 
 def test_a_forged_cursor_is_refused(api: Api) -> None:

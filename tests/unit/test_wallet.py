@@ -289,3 +289,19 @@ def test_a_notice_window_that_is_not_whole_days_reads_as_the_default(
     # Every wallet write reads it for the due index: a typo must not fail them all
     monkeypatch.setenv("EXPIRING_NOTICE_DAYS", value)
     assert notice_seconds() == days * 86_400
+
+
+def test_the_lots_are_listed_in_the_order_they_are_spent_whatever_order_they_are_stored_in() -> None:
+    # Given lots issued in the same second with the same expiry (an order's store-credit units),
+    # read back from a DynamoDB map, which keeps no order: here lot_10 comes before lot_9
+    from store_credit.views import wallet_json
+
+    lots = {lot_id: lot(lot_id, 100, NOW + DAY) for lot_id in ("lot_10", "lot_9", "lot_11")}
+    wallet = Wallet("m", "c", "USD", version=3, seq=11, lots=lots)
+
+    # When the wallet is shown
+    shown = [shown_lot["lot_id"] for shown_lot in wallet_json(wallet, "UTC", NOW)["lots"]]
+
+    # Then the lots come in the order a debit spends them, the same on every read
+    spent = [lot_id for lot_id, _ in debit(wallet, amount=300, reason="r", actor="a", now_ms=NOW * 1000).entry.lots]
+    assert shown == spent == ["lot_9", "lot_10", "lot_11"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from store_credit.clock import iso, iso_ms
-from store_credit.lots import Lot
+from store_credit.lots import Lot, spend_order
 from store_credit.money import money_json
 from store_credit.wallet import LedgerEntry, Wallet
 
@@ -58,7 +58,8 @@ def wallet_summary_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
 
 
 def wallet_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
-    lots = sorted(wallet.lots.values(), key=lambda lot: (lot.expires_at is None, lot.expires_at or 0, lot.issued_at))
+    # In spend order, ties included: the item's map of lots comes back from DynamoDB in no set order.
+    lots = sorted(wallet.lots.values(), key=spend_order)
     return {
         **wallet_summary_json(wallet, tz, now),
         "lots": [lot_json(lot, wallet.currency, tz, now) for lot in lots],

@@ -195,7 +195,9 @@ def list_transactions(caller: Caller, customer_id: str, limit: int | None, curso
         raise InvalidInput.on("limit", f"must be between 1 and {MAX_PAGE}")
     after = decode_cursor(cursor) if cursor else None
     entries, last = wallet_store.list_ledger(caller.merchant_id, customer_id, limit=page, after_entry_id=after)
-    if not entries and after is None and not wallet_store.customer_exists(caller.merchant_id, customer_id):
+    # An empty page, with a cursor too (one from another customer's or merchant's ledger): a
+    # customer this merchant does not have is 404, never an empty page that suggests they exist.
+    if not entries and not wallet_store.customer_exists(caller.merchant_id, customer_id):
         raise NotFound(detail=f"no customer {customer_id!r}")
     tz = settings_of(wallet_store.load_settings(caller.merchant_id)).timezone
     return {"items": [entry_json(e, tz) for e in entries], "next_cursor": encode_cursor(last) if last else None}

@@ -473,7 +473,8 @@ def customer_exists(merchant_id: str, customer_id: str) -> bool:
 def list_ledger(
     merchant_id: str, customer_id: str, *, limit: int, after_entry_id: str | None
 ) -> tuple[list[LedgerEntry], str | None]:
-    """Ledger entries newest first; returns the entry id to continue after, if any."""
+    """Ledger entries newest first; returns the entry id to continue after, if any. Read
+    consistently, as the wallet is: the entry of a write a moment ago is listed with it."""
     pk = customer_pk(merchant_id, customer_id)
     params: dict[str, Any] = {
         "TableName": table_name(),
@@ -481,6 +482,7 @@ def list_ledger(
         "ExpressionAttributeValues": {":pk": {"S": pk}, ":ledger": {"S": "L#"}},
         "ScanIndexForward": False,
         "Limit": limit,
+        "ConsistentRead": True,
     }
     if after_entry_id is not None:
         # The cursor carries only the entry id; the partition comes from the caller's merchant,
