@@ -37,6 +37,7 @@ ISSUE_VIOLATIONS = [
     ("blank reason", with_(reason="   "), "reason"),
     ("reason with a NUL", with_(reason="a\u0000b"), "reason"),
     ("reason with a newline", with_(reason="line\nbreak"), "reason"),
+    ("reason with a C1 control", with_(reason="next\u0085line"), "reason"),
     ("two expiry forms", with_(expires={"days": 3, "never": True}), "expires"),
     ("no expiry form", with_(expires={}), "expires"),
     ("days zero", with_(expires={"days": 0}), "expires.days"),

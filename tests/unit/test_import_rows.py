@@ -107,6 +107,16 @@ def test_json_rows_and_groups() -> None:
     assert fields(error) == ["rows[0].reason"]
 
 
+@pytest.mark.parametrize("reason", ["a\u0000b", "tab\there", "del\u007f", "next\u0085line", "csi\u009b"])
+def test_a_reason_with_a_control_character_is_refused_as_the_api_refuses_it(reason: str) -> None:
+    # Given a row whose reason holds a C0, DEL or C1 control character (shown to customers)
+    rows = [{"customer_id": "a", "amount": {"amount": "1.00", "currency": "USD"}, "reason": reason}]
+    # When the import is parsed, then the row is refused at its reason
+    with pytest.raises(InvalidInput) as error:
+        parse_import(json.dumps(rows).encode(), "application/json", now=NOW, tz_name="UTC")
+    assert fields(error) == ["rows[0].reason"]
+
+
 def test_unsupported_types_and_bodies() -> None:
     with pytest.raises(UnsupportedImportType):
         parse_import(b"x", "text/plain", now=NOW, tz_name="UTC")

@@ -34,7 +34,7 @@ _PHONE = re.compile(r"\+[1-9][0-9]{6,14}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _DAYS = re.compile(r"[1-9][0-9]{0,5}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # as models.REASON_PATTERN: C0, DEL, C1
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from store_credit.errors import InvalidInput
 from store_credit.money import exponent, parse_minor
 
 # Shown to customers and in exports: something to read, and no control characters.
-REASON_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# C0, DEL and C1 (U+0085 is a line break to many readers) are Unicode's control characters.
+REASON_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 Reason = Annotated[
     StrictStr,
     Field(
