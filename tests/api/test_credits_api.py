@@ -101,6 +101,13 @@ def test_credit_not_yet_valid_counts_in_balance_but_not_in_available(api: Api) -
     assert api.debit("cus_1", "1.00").status == 409
 
 
+def test_a_valid_from_with_a_fraction_of_a_second_is_never_valid_early(api: Api) -> None:
+    # Given credit valid from half a second past a whole second
+    assert api.issue("cus_1", "8.00", valid_from="2030-01-01T00:00:00.500Z").status == 201
+    # Then it becomes valid at the next whole second, not the one before
+    assert api.wallet("cus_1").json()["lots"][0]["valid_from"] == "2030-01-01T00:00:01+00:00"
+
+
 def test_merchant_default_expiry_and_timezone_apply_when_expires_is_omitted(api: Api) -> None:
     api.put("/v1/settings", {"timezone": "Asia/Taipei", "default_expiry": {"days": 1}})
     entry = api.issue("cus_1", "1.00").json()["transaction"]

@@ -35,6 +35,12 @@ def zone(name: str) -> ZoneInfo:
         raise InvalidInput.on("timezone", f"{name!r} is not an IANA timezone such as Europe/Paris") from None
 
 
+def epoch_seconds_up(instant: datetime) -> int:
+    """An aware instant as epoch seconds, a fraction rounded up: credit "valid from 10:00:00.5"
+    is not spendable at 10:00:00 (integer arithmetic, no float on the way)."""
+    return -((EARLIEST_INSTANT - instant) // timedelta(seconds=1))
+
+
 def iso(epoch_seconds: int | float, tz_name: str) -> str:
     return datetime.fromtimestamp(epoch_seconds, zone(tz_name)).isoformat()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from store_credit import wallet_store
 from store_credit.auth import Caller
-from store_credit.clock import iso
+from store_credit.clock import epoch_seconds_up, iso
 from store_credit.codes import code_of, holder_of, new_code
 from store_credit.errors import InvalidInput, NotFound
 from store_credit.idempotency import ApiResult, guarded_write
@@ -38,7 +38,7 @@ def code_json(wallet: Wallet, tz: str, now: int) -> dict[str, Any]:
 def create_codes(caller: Caller, request: CreateCodesRequest, idempotency_key: str, request_hash: str) -> ApiResult:
     amount = request.amount.minor()
     currency = request.amount.currency
-    valid_from = int(request.valid_from.timestamp()) if request.valid_from is not None else None
+    valid_from = epoch_seconds_up(request.valid_from) if request.valid_from is not None else None
 
     lock = email_lock(caller.merchant_id, request.allowed_email) if request.allowed_email is not None else None
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from store_credit import wallet_store
 from store_credit.auth import Caller
-from store_credit.clock import end_of_local_day, resolve_expiry
+from store_credit.clock import end_of_local_day, epoch_seconds_up, resolve_expiry
 from store_credit.errors import InvalidInput, NotFound
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.lots import Restrictions
@@ -95,7 +95,7 @@ def issue(
     caller: Caller, customer_id: str, request: IssueCreditRequest, idempotency_key: str, request_hash: str
 ) -> ApiResult:
     amount = request.amount.minor()
-    valid_from = int(request.valid_from.timestamp()) if request.valid_from is not None else None
+    valid_from = epoch_seconds_up(request.valid_from) if request.valid_from is not None else None
     restrictions = (
         Restrictions(
             product_ids=tuple(request.restrictions.product_ids), categories=tuple(request.restrictions.categories)
