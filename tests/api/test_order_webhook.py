@@ -524,6 +524,23 @@ def test_a_referral_pays_once_per_referee_whatever_the_currency(
     consistent(merchant, "rita")
 
 
+def test_a_referral_does_not_pay_on_a_customers_first_order_in_another_currency(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a referral of 5.00, and Ann, who has paid orders in EUR for a while
+    set_rules(api, {"type": "referral", "fixed": "5.00"})
+    for n in range(3):
+        hook.send("order.paid", order(id=f"ord_eur_{n}", checkout_id=None, currency="EUR", total="100.00"))
+
+    # When her first order in USD names Rita as her referrer
+    body = order(id="ord_usd", checkout_id=None, total="100.00", referrer_customer_id="rita")
+    paid = send_thrice(hook, "order.paid", body, "evt_usd")
+
+    # Then no referral is paid: it is not Ann's first paid order
+    assert paid.json()["issued"] == []
+    assert api.wallet("rita").status == 404
+
+
 def test_cancelling_takes_back_unspent_rewards(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
     set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
     hook.send("order.paid", order(checkout_id=None, total="100.00"))

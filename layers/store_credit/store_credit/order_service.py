@@ -401,14 +401,25 @@ def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> t
     counted, counts = record.counted()
     if not counts or code_of(record.customer_id) is not None:
         return record, None  # refunded in full before it was paid, or a guest's: it earns nothing
+    referrer = run.event.order.referrer_customer_id
+    # A first order in this currency may not be the buyer's first: read their other currencies'
+    # statistics (one Query), only when a referral could pay on it.
+    paid_elsewhere = (
+        referrer not in (None, record.customer_id)
+        and stats.orders == 0
+        and REFERRAL_PAID not in stats.fired
+        and any(rule.type == "referral" for rule in run.settings.earning_rules)
+        and wallet_store.paid_orders_elsewhere(run.merchant_id, record.customer_id, run.currency)
+    )
     rewards, stats_after = earn(
         [rule.model_dump(mode="json") for rule in run.settings.earning_rules],
         buyer=record.customer_id,
-        referrer=run.event.order.referrer_customer_id,
+        referrer=referrer,
         total=total,
         currency=run.currency,
         stats=stats,
         counted=counted,
+        paid_elsewhere=paid_elsewhere,
     )
     issued = list(record.issued)
     standing = list(stats_after.standing)

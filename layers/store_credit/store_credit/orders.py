@@ -384,12 +384,14 @@ def earn(
     currency: str,
     stats: CustomerStats,
     counted: int | None = None,
+    paid_elsewhere: bool = False,
 ) -> tuple[list[Reward], CustomerStats]:
     """The rewards one newly paid order earns, and the buyer's statistics after it.
 
     ``total`` is what was charged (after store credit); ``counted`` what of it the statistics
     count (less when part was refunded before the payment arrived). Each milestone pays once
-    per customer and currency; a referral pays on the referee's first paid order only."""
+    per customer and currency; a referral pays on the referee's first paid order only, in any
+    currency (``paid_elsewhere``: the buyer has orders that stand in another currency)."""
     after = replace(stats, orders=stats.orders + 1, spent=stats.spent + (total if counted is None else counted))
     rewards: list[Reward] = []
     fired = list(stats.fired)
@@ -401,7 +403,7 @@ def earn(
         elif rule["type"] == "referral":
             # Once per referee, even if the first paid order is later cancelled (its count is
             # taken back, its reward only as far as the referrer has not spent it).
-            first_order = stats.orders == 0 and REFERRAL_PAID not in fired
+            first_order = stats.orders == 0 and not paid_elsewhere and REFERRAL_PAID not in fired
             if referrer is not None and referrer != buyer and first_order:
                 scales = rule.get("fixed") is None
                 amount = percent_of(total, rule["percent"]) if scales else rule_minor(rule["fixed"], currency) or 0

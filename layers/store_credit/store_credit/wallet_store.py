@@ -1123,6 +1123,15 @@ def stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dic
     )
 
 
+def paid_orders_elsewhere(merchant_id: str, customer_id: str, currency: str) -> bool:
+    """Whether the customer has paid orders that stand in a currency other than ``currency``."""
+    return any(
+        int(item["orders"]["N"]) > 0
+        for item in holder_items(merchant_id, customer_id, "STATS#")
+        if item["SK"]["S"] != f"STATS#{currency}"
+    )
+
+
 def load_order(merchant_id: str, order_id: str) -> OrderRecord | None:
     response = _call(
         dynamodb().get_item, TableName=table_name(), Key=order_key(merchant_id, order_id), ConsistentRead=True
