@@ -524,6 +524,23 @@ def test_a_referral_pays_once_per_referee_whatever_the_currency(
     consistent(merchant, "rita")
 
 
+def test_a_referral_does_not_pay_on_a_customers_first_order_in_another_currency(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a referral of 5.00, and Ann, who has paid orders in EUR for a while
+    set_rules(api, {"type": "referral", "fixed": "5.00"})
+    for n in range(3):
+        hook.send("order.paid", order(id=f"ord_eur_{n}", checkout_id=None, currency="EUR", total="100.00"))
+
+    # When her first order in USD names Rita as her referrer
+    body = order(id="ord_usd", checkout_id=None, total="100.00", referrer_customer_id="rita")
+    paid = send_thrice(hook, "order.paid", body, "evt_usd")
+
+    # Then no referral is paid: it is not Ann's first paid order
+    assert paid.json()["issued"] == []
+    assert api.wallet("rita").status == 404
+
+
 def test_cancelling_takes_back_unspent_rewards(api: Api, hook: OrderWebhook, merchant: Merchant) -> None:
     set_rules(api, {"type": "place_order", "per": "10.00", "credit": "1.00"})
     hook.send("order.paid", order(checkout_id=None, total="100.00"))
@@ -950,6 +967,81 @@ def test_refunded_orders_do_not_reach_milestones(api: Api, hook: OrderWebhook, m
     consistent(merchant)
 
 
+@pytest.mark.parametrize(
+    ("rule", "totals"),
+    [
+        ({"type": "milestone", "spent": "500.00", "credit": "15.00"}, ("490.00", "10.00")),
+        ({"type": "milestone", "orders": 2, "credit": "15.00"}, ("100.00", "100.00")),
+    ],
+    ids=["spent", "orders"],
+)
+def test_a_milestone_reached_with_an_order_cancelled_later_is_taken_back(
+    api: Api, hook: OrderWebhook, merchant: Merchant, rule: dict[str, Any], totals: tuple[str, str]
+) -> None:
+    # Given a milestone of 15.00, reached by Ann's second order (the first is a big one)
+    set_rules(api, rule)
+    big, small = (
+        order(id=f"ord_{n}", checkout_id=None, total=t) for n, t in (("big", totals[0]), ("small", totals[1]))
+    )
+    hook.send("order.paid", big)
+    reached = hook.send("order.paid", small)
+    assert [i["amount"]["amount"] for i in reached.json()["issued"]] == ["15.00"]
+
+    # When the big order is cancelled (bought and returned), delivered three times
+    cancelled = send_thrice(hook, "order.cancelled", big, "evt_cancel_big")
+
+    # Then the milestone, no longer reached by what Ann kept, is taken back, once
+    assert money(cancelled, "taken_back") == "15.00"
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    # And cancelling the order that reached it later takes nothing more; nor does it fire again
+    assert money(hook.send("order.cancelled", small), "taken_back") == "0.00"
+    for n in range(3):
+        hook.send("order.paid", order(id=f"ord_again_{n}", checkout_id=None, total="500.00"))
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
+def test_a_milestone_whose_order_is_refunded_below_its_threshold_is_taken_back(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given 15.00 at 500.00 spent, reached by one order of 500.00
+    set_rules(api, {"type": "milestone", "spent": "500.00", "credit": "15.00"})
+    body = order(checkout_id=None, total="500.00")
+    hook.send("order.paid", body)
+    assert balances(api) == ("15.00", "15.00", "0.00")
+
+    # When 490.00 of it is refunded to the card (the customer kept 10.00 of goods)
+    refunded = send_thrice(hook, "order.refunded", {**body, "refund": {"amount": "490.00", "to": "original"}}, "evt_r")
+
+    # Then the milestone goes back
+    assert money(refunded, "taken_back") == "15.00"
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
+def test_a_milestone_stays_while_the_orders_that_stand_still_reach_it(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given 15.00 at 500.00 spent, reached by a 10.00 order after one of 490.00, then one of 20.00
+    set_rules(api, {"type": "milestone", "spent": "500.00", "credit": "15.00"})
+    first, reaching, third = (
+        order(id=f"ord_{n}", checkout_id=None, total=t) for n, t in ((1, "490.00"), (2, "10.00"), (3, "20.00"))
+    )
+    for body in (first, reaching, third):
+        hook.send("order.paid", body)
+
+    # When the order that reached it is cancelled: 510.00 still stands
+    kept = hook.send("order.cancelled", reaching)
+
+    # Then the milestone stays
+    assert money(kept, "taken_back") == "0.00"
+    assert balances(api) == ("15.00", "15.00", "0.00")
+    # When the 20.00 order is cancelled too, 490.00 stands: the milestone goes back
+    assert money(hook.send("order.cancelled", third), "taken_back") == "15.00"
+    assert balances(api) == ("0.00", "0.00", "0.00")
+    consistent(merchant)
+
+
 def test_a_full_refund_takes_back_store_credit_bought_and_milestone_rewards(
     api: Api, hook: OrderWebhook, merchant: Merchant
 ) -> None:
@@ -1017,9 +1109,10 @@ def test_orders_stored_by_the_earlier_release_still_count_and_give_back(
     assert balances(api) == ("5.00", "5.00", "0.00")
     hook.send("order.paid", order(id="ord_2", checkout_id=None, total="5.00"))
     assert ledger(api)[-1] == ("credit", "7.00")
-    # When the rest is refunded, the reward goes back
+    # When the rest is refunded, the reward goes back, and so does the milestone of two orders
+    # that ord_2 reached: one order stands
     hook.send("order.refunded", {**body, "refund": {"amount": "25.00", "to": "original"}})
-    assert balances(api) == ("7.00", "7.00", "0.00")
+    assert balances(api) == ("0.00", "0.00", "0.00")
     consistent(merchant)
 
 

@@ -155,3 +155,24 @@ def test_credit_an_order_owes_is_issued_after_the_default_expiry_date_passed(
     issued = api.issue("ann", "5.00")
     assert issued.status == 422
     assert [e["field"] for e in issued.json()["errors"]] == ["expires.on"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"earning_rules": [{"type": "referral", "percent": "100.99"}]},
+        {"redemption_limits": [{"min_order": None, "max_percent": "100.50"}]},
+    ],
+    ids=["referral", "redemption_limit"],
+)
+def test_a_percentage_over_100_is_refused(api: Api, change: dict[str, Any]) -> None:
+    # Given a merchant with no rules
+    # When a referral or a redemption cap is set to more than 100%
+    response = api.put("/v1/settings", change)
+
+    # Then it is 422 and nothing changes (a 100.99% referral paid the referrer more than the order)
+    assert response.status == 422, response.body
+    settings = api.get("/v1/settings").json()
+    assert (settings["earning_rules"], settings["redemption_limits"]) == ([], [])
+    # And 100% written with decimals is still a percentage
+    assert api.put("/v1/settings", {"earning_rules": [{"type": "referral", "percent": "100.00"}]}).status == 200

@@ -13,7 +13,10 @@ from store_credit.orders import (
     CustomerStats,
     IssuedCredit,
     OrderRecord,
+    StandingMilestone,
     earn,
+    milestone_key,
+    milestones_lost,
     percent_of,
     recount,
     return_credit,
@@ -207,6 +210,31 @@ def test_a_cancelled_order_stops_counting_towards_milestones_and_the_referral_pa
     assert [(r.customer_id, r.amount) for r in rewards] == [("ann", 1000)]
     # and un-counting never goes below nothing
     assert recount(stats(), paid_order(0, 500, counted_spent=500, counted_order=True, cancelled=True)) == stats()
+
+
+@pytest.mark.parametrize("currency", ["USD", "JPY", "KWD"])
+def test_a_milestone_is_lost_when_the_orders_that_stand_fall_below_the_threshold_it_fired_at(currency: str) -> None:
+    # Given milestones at 2 orders and at "500.00" spent, held by a buyer who reached both
+    spent = milestone_key(None, "500.00")
+    held = (StandingMilestone("orders:2", "o2", "lot_a"), StandingMilestone(spent, "o2", "lot_b"))
+    threshold = rule_minor("500.00", currency)
+    assert threshold is not None
+    reached = replace(stats(), currency=currency, orders=2, spent=threshold, standing=held)
+    # Then nothing is lost while both are reached
+    assert milestones_lost(reached) == ()
+    # When an order is returned: one order, and less than the threshold, stand
+    after = replace(reached, orders=1, spent=threshold - 1)
+    # Then both are lost; with 2 orders kept and less spent, only the spent one
+    assert milestones_lost(after) == held
+    assert milestones_lost(replace(after, orders=2)) == held[1:]
+
+
+def test_a_milestone_reward_is_not_taken_back_with_its_order_but_when_the_statistics_fall_short() -> None:
+    # Given an order that reached a 10.00 milestone, then cancelled
+    milestone = IssuedCredit("ann", "lot_m", 1000, "milestone")
+    cancelled = paid_order(0, 10000, issued=(milestone,), cancelled=True)
+    # Then its own cancel takes nothing: the buyer's other orders may still reach it
+    assert cancelled.to_take_back(milestone) == 0
 
 
 def test_a_refund_counts_the_order_for_what_was_kept_and_a_full_refund_not_at_all() -> None:

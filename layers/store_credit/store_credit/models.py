@@ -249,7 +249,8 @@ class TransactionPage(ApiModel):
 # --- settings -----------------------------------------------------------------------------
 
 PositiveDecimal = Annotated[StrictStr, Field(pattern=r"^(0|[1-9][0-9]*)(\.[0-9]{1,3})?$", examples=["10.00"])]
-Percent = Annotated[StrictStr, Field(pattern=r"^(100|[0-9]{1,2})(\.[0-9]{1,2})?$", examples=["5"])]
+# 0 to 100, at most 2 decimals ("100.50" is no percentage of an order: it would pay more than it)
+Percent = Annotated[StrictStr, Field(pattern=r"^(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)$", examples=["5"])]
 
 
 class Notifications(StrictModel):

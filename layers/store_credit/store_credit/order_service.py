@@ -26,18 +26,22 @@ from store_credit.observability import logger
 from store_credit.orders import (
     MAX_CREDIT_UNITS,
     MAX_EVENTS_PER_ORDER,
+    MILESTONE,
     REFERRAL_PAID,
     CustomerStats,
     IssuedCredit,
     OrderRecord,
+    StandingMilestone,
     WalletEdits,
     check_refund_room,
     earn,
+    milestones_lost,
     recount,
     refund_beyond,
     return_credit,
     snapshot_allocations,
     take_back,
+    without_lost_milestones,
 )
 from store_credit.wallet import (
     Wallet,
@@ -51,6 +55,7 @@ from store_credit.wallet_service import expiry_date_over, expiry_for, settings_o
 from store_credit.webhook_signatures import BadSignature, accepted_secrets, verify
 
 ACTOR = "webhook:orders"
+MILESTONE_LOST = "Milestone no longer reached"  # the reason of a milestone reward taken back
 
 
 def receive(merchant_id: str, raw_body: bytes, signature: str | None, now: int | None = None) -> ApiResult:
@@ -254,6 +259,10 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
             record = replace(record, counted_spent=spent, counted_order=counts)
         reason = "Order cancelled" if event.type == "order.cancelled" else "Order refunded"
         record = _take_back_issued(run, record, reason)
+    others: list[OrderRecord] = []
+    if stats_after is not None and milestones_lost(stats_after):
+        record, others = _take_back_milestones(run, record, stats_after)
+        stats_after = without_lost_milestones(stats_after)
     # This event paid the buyer's referral (the mark of one paid in any currency is in ``stats``).
     referral_paid = stats_after is not None and REFERRAL_PAID in stats_after.fired and REFERRAL_PAID not in stats.fired
     stats_write = (stats.version, replace(stats_after, version=stats.version + 1)) if stats_after else None
@@ -263,6 +272,7 @@ def _apply(merchant_id: str, event: OrderEvent, settings: Settings, request_hash
         wallets=list(run.wallets.values()),
         order_before_version=record.version,
         order=after,
+        other_orders=others,
         stats=stats_write,
         hold=hold_write,
         referral_paid=referral_paid,
@@ -391,16 +401,28 @@ def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> t
     counted, counts = record.counted()
     if not counts or code_of(record.customer_id) is not None:
         return record, None  # refunded in full before it was paid, or a guest's: it earns nothing
+    referrer = run.event.order.referrer_customer_id
+    # A first order in this currency may not be the buyer's first: read their other currencies'
+    # statistics (one Query), only when a referral could pay on it.
+    paid_elsewhere = (
+        referrer not in (None, record.customer_id)
+        and stats.orders == 0
+        and REFERRAL_PAID not in stats.fired
+        and any(rule.type == "referral" for rule in run.settings.earning_rules)
+        and wallet_store.paid_orders_elsewhere(run.merchant_id, record.customer_id, run.currency)
+    )
     rewards, stats_after = earn(
         [rule.model_dump(mode="json") for rule in run.settings.earning_rules],
         buyer=record.customer_id,
-        referrer=run.event.order.referrer_customer_id,
+        referrer=referrer,
         total=total,
         currency=run.currency,
         stats=stats,
         counted=counted,
+        paid_elsewhere=paid_elsewhere,
     )
     issued = list(record.issued)
+    standing = list(stats_after.standing)
     for reward in rewards:
         amount = record.kept_share(reward.amount) if reward.scales else reward.amount
         if amount <= 0:
@@ -415,8 +437,12 @@ def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> t
             reward.customer_id, amount, kind="reward", reason=reward.reason, source="reward", expires=expires
         )
         full = reward.amount if reward.scales else None
-        issued.append(IssuedCredit(reward.customer_id, lot_id, amount, "reward", full=full))
-    return replace(record, issued=tuple(issued), counted_spent=counted, counted_order=True), stats_after
+        kind = MILESTONE if reward.milestone is not None else "reward"
+        issued.append(IssuedCredit(reward.customer_id, lot_id, amount, kind, full=full))
+        if reward.milestone is not None:
+            standing.append(StandingMilestone(reward.milestone, record.order_id, lot_id))
+    record = replace(record, issued=tuple(issued), counted_spent=counted, counted_order=True)
+    return record, replace(stats_after, standing=tuple(standing))
 
 
 def _capture(
@@ -507,6 +533,36 @@ def _take_back_issued(run: _Run, record: OrderRecord, reason: str) -> OrderRecor
         taken = _take_back_one(run, credit, owed, reason, record.order_id) if owed else 0
         issued.append(replace(credit, taken=credit.taken + taken) if taken else credit)
     return replace(record, issued=tuple(issued))
+
+
+def _take_back_milestones(
+    run: _Run, record: OrderRecord, stats: CustomerStats
+) -> tuple[OrderRecord, list[OrderRecord]]:
+    """Take back the milestone rewards the buyer's orders that stand no longer reach, from the
+    order that issued each (this one, or an earlier one whose record is written with this event:
+    the order a cancel or refund leaves short is seldom the one that reached the milestone).
+    This order's record, and the other records changed."""
+    others: dict[str, OrderRecord] = {}
+    for milestone in milestones_lost(stats):
+        holder = record if milestone.order_id == record.order_id else others.get(milestone.order_id)
+        if holder is None:
+            holder = wallet_store.load_order(run.merchant_id, milestone.order_id)
+            if holder is None:
+                continue
+        issued = []
+        for credit in holder.issued:
+            owed = credit.amount - credit.taken
+            if credit.lot_id == milestone.lot_id and credit.kind == MILESTONE and owed > 0:
+                taken = _take_back_one(run, credit, owed, MILESTONE_LOST, holder.order_id)
+                issued.append(replace(credit, taken=credit.taken + taken))
+            else:
+                issued.append(credit)
+        holder = replace(holder, issued=tuple(issued))
+        if holder.order_id == record.order_id:
+            record = holder
+        else:
+            others[holder.order_id] = holder
+    return record, list(others.values())
 
 
 def _take_back_one(run: _Run, credit: IssuedCredit, owed: int, reason: str, order_id: str) -> int:

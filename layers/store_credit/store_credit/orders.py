@@ -35,6 +35,7 @@ from store_credit.wallet import (
 # store-credit products.
 MAX_CREDIT_UNITS = 40
 MAX_EVENTS_PER_ORDER = 200  # event ids kept on the order: duplicates stay duplicates forever
+MILESTONE = "milestone"  # IssuedCredit.kind of a milestone reward
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class IssuedCredit:
     customer_id: str
     lot_id: str
     amount: int
-    kind: str  # product | reward
+    kind: str  # product | reward | milestone (held while the buyer's statistics reach it)
     full: int | None = None  # a scaling reward: what the order earns with nothing refunded
     taken: int = 0  # taken back so far
 
@@ -142,7 +143,9 @@ class OrderRecord:
     def to_take_back(self, issued: IssuedCredit) -> int:
         """How much more of credit the order issued should be taken back, given every event so
         far (a function of the events, so applying it again takes nothing more)."""
-        if self.cancelled or self.fully_refunded:
+        if issued.kind == MILESTONE:
+            keep = issued.amount  # the buyer's statistics decide: ``milestones_lost``
+        elif self.cancelled or self.fully_refunded:
             keep = 0
         elif issued.full is not None:
             keep = min(issued.amount, self.kept_share(issued.full))
@@ -318,6 +321,17 @@ def take_back(
 
 
 @dataclass(frozen=True)
+class StandingMilestone:
+    """A milestone reward the buyer holds: ``key`` names its threshold, ``order_id`` the order
+    whose record issued it (lot ``lot_id``). Taken back when the orders that stand no longer
+    reach the threshold, whichever order's cancel or refund makes them fall short."""
+
+    key: str
+    order_id: str
+    lot_id: str
+
+
+@dataclass(frozen=True)
 class CustomerStats:
     """Paid orders of one customer in one currency: what milestones and referrals look at."""
 
@@ -327,7 +341,8 @@ class CustomerStats:
     version: int = 0
     orders: int = 0
     spent: int = 0
-    fired: tuple[str, ...] = ()  # milestones already rewarded
+    fired: tuple[str, ...] = ()  # milestones already rewarded (each fires once, even if taken back)
+    standing: tuple[StandingMilestone, ...] = ()  # of those, the rewards the buyer still holds
 
 
 @dataclass(frozen=True)
@@ -337,6 +352,7 @@ class Reward:
     rule: int  # index of the rule in the merchant's settings (its own expiry applies)
     reason: str
     scales: bool = False  # a share of the order's total: a partial refund takes back its share
+    milestone: str | None = None  # the milestone's key: held while the statistics reach it
 
 
 def rule_minor(text: str, currency: str) -> int | None:
@@ -368,12 +384,14 @@ def earn(
     currency: str,
     stats: CustomerStats,
     counted: int | None = None,
+    paid_elsewhere: bool = False,
 ) -> tuple[list[Reward], CustomerStats]:
     """The rewards one newly paid order earns, and the buyer's statistics after it.
 
     ``total`` is what was charged (after store credit); ``counted`` what of it the statistics
     count (less when part was refunded before the payment arrived). Each milestone pays once
-    per customer and currency; a referral pays on the referee's first paid order only."""
+    per customer and currency; a referral pays on the referee's first paid order only, in any
+    currency (``paid_elsewhere``: the buyer has orders that stand in another currency)."""
     after = replace(stats, orders=stats.orders + 1, spent=stats.spent + (total if counted is None else counted))
     rewards: list[Reward] = []
     fired = list(stats.fired)
@@ -385,7 +403,7 @@ def earn(
         elif rule["type"] == "referral":
             # Once per referee, even if the first paid order is later cancelled (its count is
             # taken back, its reward only as far as the referrer has not spent it).
-            first_order = stats.orders == 0 and REFERRAL_PAID not in fired
+            first_order = stats.orders == 0 and not paid_elsewhere and REFERRAL_PAID not in fired
             if referrer is not None and referrer != buyer and first_order:
                 scales = rule.get("fixed") is None
                 amount = percent_of(total, rule["percent"]) if scales else rule_minor(rule["fixed"], currency) or 0
@@ -397,7 +415,7 @@ def earn(
             credit = rule_minor(rule["credit"], currency)
             if key not in fired and credit and _reached(rule, after, currency):
                 fired.append(key)
-                rewards.append(Reward(buyer, credit, index, "Milestone reward"))
+                rewards.append(Reward(buyer, credit, index, "Milestone reward", milestone=key))
     return rewards, replace(after, fired=tuple(fired))
 
 
@@ -418,6 +436,28 @@ def _reached(rule: dict[str, Any], stats: CustomerStats, currency: str) -> bool:
         return stats.orders >= int(rule["orders"])
     threshold = rule_minor(rule["spent"], currency)
     return threshold is not None and stats.spent >= threshold
+
+
+def milestones_lost(stats: CustomerStats) -> tuple[StandingMilestone, ...]:
+    """The milestone rewards the buyer holds that the orders standing no longer reach (a big
+    order bought and returned after a small one reached the milestone). The threshold is the
+    one the milestone fired at, in its key: a rule changed since does not move it."""
+    lost = []
+    for milestone in stats.standing:
+        kind, _, threshold = milestone.key.partition(":")
+        if kind == "orders":
+            reached = stats.orders >= int(threshold)
+        else:
+            minor = rule_minor(threshold, stats.currency)
+            reached = minor is not None and stats.spent >= minor
+        if not reached:
+            lost.append(milestone)
+    return tuple(lost)
+
+
+def without_lost_milestones(stats: CustomerStats) -> CustomerStats:
+    lost = milestones_lost(stats)
+    return replace(stats, standing=tuple(m for m in stats.standing if m not in lost))
 
 
 def refund_beyond(record: OrderRecord, value: int) -> int:

@@ -46,6 +46,7 @@ from store_credit.orders import (
     LotSnapshot,
     OrderRecord,
     SpentLot,
+    StandingMilestone,
     WalletEdits,
 )
 from store_credit.renewal import RenewalPlan
@@ -1099,6 +1100,11 @@ def _stats_item(stats: CustomerStats) -> dict[str, Any]:
         "orders": _n(stats.orders),
         "spent": _n(stats.spent),
         "fired": {"L": [{"S": key} for key in stats.fired]},
+        "standing": {
+            "L": [
+                {"M": {"key": {"S": m.key}, "order": {"S": m.order_id}, "lot": {"S": m.lot_id}}} for m in stats.standing
+            ]
+        },
     }
 
 
@@ -1111,7 +1117,29 @@ def stats_from_item(merchant_id: str, customer_id: str, currency: str, item: dic
         orders=int(item["orders"]["N"]),
         spent=int(item["spent"]["N"]),
         fired=tuple(f["S"] for f in item["fired"]["L"]),
+        # Stored before milestones were held while reached: those stay with the order that paid them.
+        standing=tuple(
+            StandingMilestone(m["M"]["key"]["S"], m["M"]["order"]["S"], m["M"]["lot"]["S"])
+            for m in item.get("standing", {}).get("L", [])
+        ),
     )
+
+
+def paid_orders_elsewhere(merchant_id: str, customer_id: str, currency: str) -> bool:
+    """Whether the customer has paid orders that stand in a currency other than ``currency``."""
+    return any(
+        int(item["orders"]["N"]) > 0
+        for item in holder_items(merchant_id, customer_id, "STATS#")
+        if item["SK"]["S"] != f"STATS#{currency}"
+    )
+
+
+def load_order(merchant_id: str, order_id: str) -> OrderRecord | None:
+    response = _call(
+        dynamodb().get_item, TableName=table_name(), Key=order_key(merchant_id, order_id), ConsistentRead=True
+    )
+    item = response.get("Item")
+    return order_from_item(item) if item else None
 
 
 def load_order_and_hold(
@@ -1186,12 +1214,15 @@ def commit_order_event(
     hold: HoldRecord | None,
     idempotency: IdempotentWrite,
     referral_paid: bool = False,
+    other_orders: Sequence[OrderRecord] = (),
 ) -> None:
     """One transaction for one order event: every wallet it touches (one put each, conditioned on
     the version read, with a ledger entry per change), the order record and the buyer's stats
     (both versioned), the checkout's hold record (claimed by this order only) and the event's
     idempotency record. Too many items for one transaction is refused before any write."""
     items: list[dict[str, Any]] = [idempotency.put(), _versioned_put(order_to_item(order), order_before_version)]
+    # Earlier orders of the buyer whose milestone reward this event took back (versioned as read).
+    items += [_versioned_put(order_to_item(replace(o, version=o.version + 1)), o.version) for o in other_orders]
     for edits in wallets:
         if not edits.changed:
             continue
@@ -1221,6 +1252,7 @@ def commit_order_event(
         raise InvalidInput.on("order", f"this event would change {len(items)} items; at most 100 fit one write")
     # The request token must change whenever the parameters do: it covers every version read.
     versions = [order_before_version, *(w.before.version for w in wallets), stats[0] if stats else -1]
+    versions += [o.version for o in other_orders]
     versions.append(int(referral_paid))
     guard = zlib.crc32(",".join(map(str, versions)).encode())
     _transact(items, token=idempotency.token(guard), on_cancel=_replay_on_idempotency(idempotency, 0))
