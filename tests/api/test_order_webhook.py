@@ -462,6 +462,26 @@ def test_place_order_rule_gives_one_per_twenty_spent(api: Api, hook: OrderWebhoo
     consistent(merchant)
 
 
+def test_a_reward_the_wallet_cannot_hold_is_not_given_and_the_payment_still_captures(
+    api: Api, hook: OrderWebhook, merchant: Merchant
+) -> None:
+    # Given a rule whose reward on a 100.00 order passes the 15-digit balance limit (a typo of
+    # the merchant's: 100 x 9,999,999,999,999.99), and a checkout holding 30.00 of ann's credit
+    set_rules(api, {"type": "place_order", "per": "1.00", "credit": "9999999999999.99"})
+    api.issue("ann", "50.00")
+    apply(api, "30.00")
+
+    # When the order is paid
+    paid = send_thrice(hook, "order.paid", order(total="70.00"), "evt_paid")
+
+    # Then the payment captures the held credit (a 422 here is never re-sent: the hold would
+    # lapse and the buyer keep both the goods and the credit), and no reward is given
+    assert money(paid, "captured") == "30.00"
+    assert paid.json()["issued"] == []
+    assert balances(api) == ("20.00", "20.00", "0.00")
+    consistent(merchant)
+
+
 def test_referral_pays_ten_percent_of_the_first_order_to_the_referrer(api: Api, hook: OrderWebhook) -> None:
     set_rules(api, {"type": "referral", "percent": "10", "expires": {"days": 30}})
     first = order(checkout_id=None, total="100.00", referrer_customer_id="rita")

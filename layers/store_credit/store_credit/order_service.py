@@ -21,7 +21,7 @@ from store_credit.codes import code_of
 from store_credit.errors import BadWebhookSignature, CheckoutConflict, IdempotentReplay, InvalidInput, field_errors
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.models import ExpirySpec, OrderEvent, OrderIn, Settings
-from store_credit.money import format_minor, money_json, parse_minor
+from store_credit.money import MAX_MINOR, format_minor, money_json, parse_minor
 from store_credit.observability import logger
 from store_credit.orders import (
     MAX_CREDIT_UNITS,
@@ -432,6 +432,13 @@ def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> t
             # The rule's fixed expiry date has passed since it was set: the reward would be born
             # expired, so the order earns it no more (the payment itself goes through).
             logger.warning("reward not given: its expiry date is over", extra={"rule": reward.rule})
+            continue
+        if run.wallet(reward.customer_id).after.balance + amount > MAX_MINOR:
+            # A rule worth more than the wallet can hold (a merchant's typo): refusing the event
+            # would be a 422 the order system never re-sends, and the payment would capture
+            # nothing. The order earns this reward no more; the rest of the event goes through.
+            logger.warning("reward not given: the wallet cannot hold it", extra={"rule": reward.rule})
+            run.detail = "a reward was not given: it would pass the largest balance a wallet holds"
             continue
         lot_id = run.issue(
             reward.customer_id, amount, kind="reward", reason=reward.reason, source="reward", expires=expires
