@@ -266,3 +266,59 @@ def test_a_wallet_the_job_cannot_write_does_not_stop_it_for_the_wallets_after_it
     assert api.wallet(good).json()["balance"]["amount"] == "0.00"
     assert api.wallet(bad).json()["balance"]["amount"] == "1.00"
     assert (summary["lots_expired"], summary["complete"]) == (1, False)
+
+
+@pytest.mark.parametrize("spent_left", [("10.00", "0.00"), ("6.00", "4.00")], ids=["all", "part"])
+def test_credit_that_comes_back_into_a_lot_announced_and_spent_is_announced_again(
+    api: Api, gateway: Any, merchant: Merchant, monkeypatch: pytest.MonkeyPatch, spent_left: tuple[str, str]
+) -> None:
+    spent, left = spent_left
+    from moto.ses.models import ses_backends
+
+    from store_credit import event_bus
+    from tests.harness.api_client import OrderWebhook
+
+    published: list[dict[str, Any]] = []
+    real_publish = event_bus.publish
+    monkeypatch.setattr(event_bus, "publish", lambda event: (published.append(event), real_publish(event))[1])
+
+    def notify(notice: dict[str, Any]) -> Any:
+        event = {"detail-type": notice["DetailType"], "source": notice["Source"], "detail": notice["Detail"]}
+        return invoke(template.function_dir("NotifierFunction"), event)
+
+    # Given emails on, and ann's 10.00 expiring in 5 days, announced by the job and emailed
+    import boto3
+
+    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="credit@shop.example")
+    api.put("/v1/settings", {"notifications": {"email": True}})
+    api.issue("ann", "10.00", email="ann@example.com", expires={"days": 5})
+    now = datetime.now(ZoneInfo("UTC"))
+    assert run_expiry(now)["expiring_notices"] == 1
+    first = published[-1]
+    assert notify(first) == {"sent": True}
+
+    # And then she spends all of it, or part of it, on an order
+    cart = {"currency": "USD", "items": [{"id": "x", "quantity": 1, "unit_price": "50.00"}]}
+    apply = {"checkout_id": "chk_1", "customer_id": "ann", "cart": cart, "requested_amount": spent}
+    assert api.post("/v1/checkout/apply", apply).status == 200
+    hook = OrderWebhook(gateway, merchant)
+    order = {"id": "ord_1", "checkout_id": "chk_1", "customer_id": "ann", "currency": "USD", "total": "40.00"}
+    assert hook.send("order.paid", order).status == 200
+    assert api.wallet("ann").json()["available"]["amount"] == left
+
+    # When the order is cancelled, so what she spent comes back into its lot, still expiring in 5 days
+    assert hook.send("order.cancelled", order).status == 200
+    lots = api.wallet("ann").json()["lots"]
+    assert [(lot["lot_id"], lot["remaining"]["amount"]) for lot in lots] == [(first["Detail"]["lot_id"], "10.00")]
+
+    # Then the job announces the credit she has again, under a notice id of its own, and she is told
+    assert run_expiry(now + timedelta(hours=1))["expiring_notices"] == 1
+    second = published[-1]
+    assert (second["Detail"]["lot_id"], second["Detail"]["amount"]["amount"]) == (first["Detail"]["lot_id"], "10.00")
+    assert second["Detail"]["notice_id"] != first["Detail"]["notice_id"]
+    assert notify(second) == {"sent": True}
+    assert len(ses_backends["123456789012"]["us-east-1"].sent_messages) == 2
+    # And only once: later runs, and the same notice published again, tell her nothing more
+    assert run_expiry(now + timedelta(hours=2))["expiring_notices"] == 0
+    assert notify(second) == {"sent": False}
+    audit_wallet(merchant.merchant_id, "ann", "USD").assert_consistent()

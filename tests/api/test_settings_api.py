@@ -151,10 +151,119 @@ def test_credit_an_order_owes_is_issued_after_the_default_expiry_date_passed(
     wallet = api.wallet("ann").json()
     assert wallet["available"]["amount"] == "25.00"
     assert [lot["expires_at"] for lot in wallet["lots"]] == [None]
-    # While a credit issued through the API without `expires` is still told why it is refused
+
+
+def days_later(monkeypatch: pytest.MonkeyPatch, days: int) -> None:
+    """Every clock the service reads (and the webhook signer) runs ``days`` ahead from now on."""
+    real, real_ns = time.time, time.time_ns
+    monkeypatch.setattr(time, "time", lambda: real() + days * 86_400)
+    monkeypatch.setattr(time, "time_ns", lambda: real_ns() + days * 86_400 * 10**9)
+
+
+def tomorrow() -> str:
+    return (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+
+
+def test_a_caller_relying_on_a_default_expiry_date_that_passed_is_told_the_setting(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a merchant whose credit expires tomorrow by default
+    assert api.put("/v1/settings", {"default_expiry": {"on": tomorrow()}}).status == 200
+
+    # When, three days later, credit and codes are issued without `expires`
+    days_later(monkeypatch, 3)
     issued = api.issue("ann", "5.00")
-    assert issued.status == 422
-    assert [e["field"] for e in issued.json()["errors"]] == ["expires.on"]
+    codes = api.post("/v1/codes", {"amount": {"amount": "5.00", "currency": "USD"}, "count": 1, "reason": "Promo"})
+
+    # Then each is 422 on the merchant's setting, not on a field the caller never sent
+    for response in (issued, codes):
+        assert response.status == 422, response.body
+        assert [e["field"] for e in response.json()["errors"]] == ["settings.default_expiry.on"]
+    # And a caller that says when its credit expires is served
+    assert api.issue("ann", "5.00", expires={"days": 30}).status == 201
+    assert api.wallet("ann").json()["available"]["amount"] == "5.00"
+
+
+def test_an_import_relying_on_a_default_expiry_date_that_passed_is_refused_naming_the_setting(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.api.test_imports_api import csv_body, post_csv, queued
+
+    # Given a customer, and a default expiry of tomorrow
+    api.issue("ann", "1.00")
+    assert api.put("/v1/settings", {"default_expiry": {"on": tomorrow()}}).status == 200
+    days_later(monkeypatch, 3)
+
+    # When, three days later, a file is uploaded with one row relying on the default
+    refused = post_csv(
+        api, csv_body("ann,,,5.00,USD,Migration,,30", "ann,,,2.00,USD,Migration,,", "ann,,,-1.00,USD,Fix,,")
+    )
+
+    # Then the whole file is refused on the setting, and nothing is queued
+    assert refused.status == 422, refused.body
+    assert [e["field"] for e in refused.json()["errors"]] == ["settings.default_expiry.on"]
+    assert queued() == 0
+    # And a file whose credit rows all say when they expire is accepted (debits need no expiry)
+    assert post_csv(api, csv_body("ann,,,5.00,USD,Migration,,30", "ann,,,-1.00,USD,Fix,,")).status == 202
+
+
+def test_import_rows_queued_before_the_default_expiry_date_passed_are_applied_after_it(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.api.test_imports_api import csv_body, import_status, post_csv
+    from tests.harness.pumps import QueuePump
+
+    # Given a default expiry of tomorrow, and a file accepted today that relies on it
+    api.issue("ann", "1.00", expires={"never": True})
+    assert api.put("/v1/settings", {"default_expiry": {"on": tomorrow()}}).status == 200
+    accepted = post_csv(api, csv_body("ann,,,5.00,USD,Migration,,"))
+    assert accepted.status == 202, accepted.body
+
+    # When its rows are applied only after that day (the queue was backed up)
+    days_later(monkeypatch, 3)
+    QueuePump().drain()
+
+    # Then the row is applied, not failed on a column it never had: its credit never expires
+    status = import_status(api, accepted.json()["import_id"])
+    assert (status["rows_applied"], status["rows_failed"]) == (1, 0), status
+    lots = api.wallet("ann").json()["lots"]
+    assert [lot["expires_at"] for lot in lots if lot["source"] == "import"] == [None]
+
+
+def test_rewards_are_earned_after_the_default_expiry_date_passed(
+    api: Api, gateway: Any, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an earning rule of its own without an expiry, and a default expiry of tomorrow
+    rule = {"type": "place_order", "per": "10.00", "credit": "1.00"}
+    assert api.put("/v1/settings", {"earning_rules": [rule], "default_expiry": {"on": tomorrow()}}).status == 200
+
+    # When an order of 50.00 is paid three days later
+    days_later(monkeypatch, 3)
+    order = {"id": "ord_1", "customer_id": "ann", "currency": "USD", "total": "50.00"}
+    paid = OrderWebhook(gateway, merchant).send("order.paid", order)
+
+    # Then the buyer earns the reward, which never expires (the stale default no longer applies)
+    assert paid.status == 200, paid.body
+    wallet = api.wallet("ann").json()
+    assert wallet["available"]["amount"] == "5.00"
+    assert [(lot["source"], lot["expires_at"]) for lot in wallet["lots"]] == [("reward", None)]
+
+
+def test_a_renewal_plan_grants_after_the_default_expiry_date_passed(api: Api) -> None:
+    from tests.api.test_renewal import first_of_next_month, run_renewal
+
+    # Given a monthly grant of 10.00 without an expiry of its own, and a default expiry of tomorrow
+    assert api.put("/v1/settings", {"default_expiry": {"on": tomorrow()}}).status == 200
+    body = {"amount": {"amount": "10.00", "currency": "USD"}, "mode": "grant", "period": "monthly"}
+    assert api.put("/v1/customers/ann/renewal", body).status == 200
+
+    # When the renewal job runs after that day has passed
+    summary = run_renewal(first_of_next_month("UTC", 2) + timedelta(minutes=5))
+
+    # Then the period is granted (not passed over with nothing), and the credit never expires
+    assert summary["granted"] == {"USD": "10.00"}, summary
+    lots = api.wallet("ann").json()["lots"]
+    assert [(lot["source"], lot["expires_at"]) for lot in lots] == [("renewal", None)]
 
 
 @pytest.mark.parametrize(

@@ -67,7 +67,7 @@ def expiring_events(wallet: Wallet, work: DueWork) -> list[dict[str, Any]]:
                 "amount": money_json(notice.remaining, wallet.currency),
                 "expires_at": iso(notice.expires_at, "UTC"),
                 # consumers de-duplicate on this: a notice may be sent twice, never lost
-                "notice_id": f"{wallet.merchant_id}/{wallet.customer_id}/{wallet.currency}/{notice.lot_id}",
+                "notice_id": f"{wallet.merchant_id}/{wallet.customer_id}/{wallet.currency}/{notice.key}",
             },
         }
         for notice in work.notices

@@ -40,7 +40,7 @@ from store_credit.ids import ulid
 from store_credit.import_rows import ImportRow, decode_body, parse_import
 from store_credit.models import ExpirySpec, Settings
 from store_credit.wallet import Wallet, WalletChange, debit, issue_credit
-from store_credit.wallet_service import expiry_for, settings_of
+from store_credit.wallet_service import expiry_for, owed_expiry_for, settings_of
 
 ROWS_PER_MESSAGE = 25  # ~5 KB a message; SQS bills per 64 KB, so one request unit each
 MESSAGE_VERSION = 1
@@ -99,8 +99,11 @@ def start_import(
     if record is not None:
         return _finish_queueing(caller, replay(record, request_hash), rows_as_of)
 
-    rows = rows_as_of(_now_ms())  # validates the whole input: InvalidInput lists every bad row
+    settings = settings_of(wallet_store.load_settings(merchant_id))
     now_ms = _now_ms()
+    # Validates the whole input: InvalidInput lists every bad row.
+    rows = parse_import(raw, content_type, now=now_ms // 1000, tz_name=settings.timezone)
+    _refuse_a_default_over(rows, settings, now_ms // 1000)
     import_id = f"imp_{ulid(now_ms)}"
     source = "csv" if kind in {"text/csv", "application/csv"} else ("group" if raw.lstrip()[:1] == b"{" else "json")
     answer = {"import_id": import_id, "state": "queued", "rows_total": len(rows)}
@@ -122,6 +125,14 @@ def start_import(
     import_queue.send_all(messages_for(merchant_id, import_id, rows))
     wallet_store.mark_import_queued(merchant_id, import_id)
     return ApiResult(status=202, body=answer)
+
+
+def _refuse_a_default_over(rows: list[ImportRow], settings: Settings, now: int) -> None:
+    """A file whose credit rows rely on the merchant's default expiry, a date now over, is
+    refused on that setting, as issuing credit is: the merchant fixes it, or gives the rows
+    their own expiry. (Rows accepted before the date passed are applied after it all the same.)"""
+    if any(row.amount > 0 and row.expires_on is None and row.expires_days is None for row in rows):
+        expiry_for(None, settings, now)  # InvalidInput on `settings.default_expiry.on` if it is over
 
 
 def _finish_queueing(caller: Caller, first: ApiResult, rows_as_of: Callable[[int], list[ImportRow]]) -> ApiResult:
@@ -353,7 +364,9 @@ def _decide(
     elif row.expires_days is not None:
         spec = ExpirySpec(days=row.expires_days)
     try:
-        expires_at = expiry_for(spec, settings, now_ms // 1000)
+        # Accepted while the default's date was ahead, applied after it: never expires, as
+        # credit an order event owes (the upload refuses a file relying on a default now over).
+        expires_at = owed_expiry_for(spec, settings, now_ms // 1000)
     except InvalidInput as error:
         raise RowFailed(detail=f"expires_on: {error.errors[0].message}") from None
     return issue_credit(

@@ -26,6 +26,10 @@ class Lot:
     held: int = 0  # part of ``remaining`` reserved by open checkouts
     restrictions: Restrictions = field(default_factory=Restrictions)
     expiring_notified: bool = False
+    # The seq of the ledger entry that last returned credit into the lot after it was announced
+    # as expiring or spent to zero (an order cancelled or refunded), 0 if none did. That credit
+    # is announced again (the mark is cleared), under a notice id other than the first notice's.
+    returned_seq: int = 0
 
     def is_expired(self, now: int) -> bool:
         return self.expires_at is not None and self.expires_at <= now

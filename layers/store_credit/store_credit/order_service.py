@@ -51,7 +51,7 @@ from store_credit.wallet import (
     release_hold,
     spend_allocations,
 )
-from store_credit.wallet_service import expiry_date_over, expiry_for, settings_of
+from store_credit.wallet_service import expiry_date_over, owed_expiry_for, settings_of
 from store_credit.webhook_signatures import BadSignature, accepted_secrets, verify
 
 ACTOR = "webhook:orders"
@@ -126,10 +126,10 @@ class _Run:
         self, customer_id: str, amount: int, *, kind: str, reason: str, source: str, expires: ExpirySpec | None
     ) -> str:
         """Issue credit the order owes or gives; the new lot's id."""
-        if expiry_date_over(expires, self.settings, self.now_ms // 1000):
-            # The default's (or a rule's) fixed date, ahead when the merchant set it, has passed.
-            # Refusing the event would be a 422 the order system never retries: the hold would
-            # stay uncaptured and a refund owed would be lost. So this credit never expires.
+        if expires is not None and expiry_date_over(expires, self.settings, self.now_ms // 1000):
+            # A rule's fixed date, ahead when the merchant set it, has passed (``_earn`` gives no
+            # such reward; kept as a guard). Refusing the event would be a 422 the order system
+            # never retries: the hold would stay uncaptured. So this credit never expires.
             logger.warning("expiry date already over", extra={"merchant_id": self.merchant_id, "kind": kind})
             expires = ExpirySpec(never=True)
         edits = self.wallet(customer_id)
@@ -141,7 +141,8 @@ class _Run:
                 actor=ACTOR,
                 now_ms=self.now_ms,
                 source=source,
-                expires_at=expiry_for(expires, self.settings, self.now_ms // 1000),
+                # The default's fixed date passed since it was set: as if no default (never).
+                expires_at=owed_expiry_for(expires, self.settings, self.now_ms // 1000),
                 order_id=self.order_id,
             )
         )
@@ -428,9 +429,10 @@ def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> t
         if amount <= 0:
             continue
         expires = run.settings.earning_rules[reward.rule].expires
-        if expiry_date_over(expires, run.settings, run.now_ms // 1000):
-            # The rule's fixed expiry date has passed since it was set: the reward would be born
-            # expired, so the order earns it no more (the payment itself goes through).
+        if expires is not None and expiry_date_over(expires, run.settings, run.now_ms // 1000):
+            # The rule's own fixed expiry date has passed since it was set: the reward would be
+            # born expired, so the order earns it no more (the payment itself goes through). A
+            # rule without one that falls back on a default date now over is still paid.
             logger.warning("reward not given: its expiry date is over", extra={"rule": reward.rule})
             continue
         if run.wallet(reward.customer_id).after.balance + amount > MAX_MINOR:

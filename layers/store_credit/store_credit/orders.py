@@ -246,7 +246,12 @@ def return_credit(
             continue
         snap = spent_lot.lot
         current = lots.get(snap.lot_id)
-        if current is not None:
+        if current is not None and current.expiring_notified:
+            # Announced, then spent: the customer is told again of the credit she has back.
+            lots[snap.lot_id] = replace(
+                current, remaining=current.remaining + back, expiring_notified=False, returned_seq=wallet.seq + 1
+            )
+        elif current is not None:
             lots[snap.lot_id] = replace(current, remaining=current.remaining + back)
         else:
             lots[snap.lot_id] = Lot(
@@ -258,6 +263,7 @@ def return_credit(
                 expires_at=snap.expires_at,
                 valid_from=snap.valid_from,
                 restrictions=snap.restrictions,
+                returned_seq=wallet.seq + 1,  # the refund entry below
             )
         spent_lots[index] = replace(spent_lot, returned=spent_lot.returned + back)
         moves.append((snap.lot_id, back))

@@ -26,7 +26,7 @@ from store_credit.renewal import (
     renewal_amount,
 )
 from store_credit.wallet import DUE_SHARDS, Wallet, issue_credit
-from store_credit.wallet_service import expiry_date_over, expiry_for, settings_of
+from store_credit.wallet_service import expiry_date_over, expiry_for, owed_expiry_for, settings_of
 
 PAGE = 100
 ATTEMPTS = 8
@@ -162,7 +162,8 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
         spec = ExpirySpec.model_validate(plan.expires) if plan.expires else None
         amount = _grant(plan, wallet, period, spec=spec, settings=settings, now=run.now)
         # No expiry on the plan: the merchant's default expiry, as for any credit issued.
-        expires_at = None if amount == 0 else expiry_for(spec, settings, run.now)
+        # A default whose fixed date is over counts as none: the grant never expires.
+        expires_at = None if amount == 0 else owed_expiry_for(spec, settings, run.now)
         if amount > 0 and wallet.balance + amount > MAX_MINOR:
             # Granting it would take the wallet past the largest amount the service holds: the
             # plan stays due (renewed at a run after the balance comes down), and the job goes on
@@ -208,9 +209,10 @@ def _grant(
     """What this run grants: nothing for a period renewed already."""
     if plan.last_period == period:
         return 0
-    if expiry_date_over(spec, settings, now):
-        # The plan's (or the default's) fixed expiry date is over: credit granted now would
-        # be born expired, so the period passes with nothing granted, as a reward would.
+    if spec is not None and expiry_date_over(spec, settings, now):
+        # The plan's own fixed expiry date is over: credit granted now would be born expired, so
+        # the period passes with nothing granted, as a reward would. A plan without one that
+        # falls back on a default date now over still grants (``owed_expiry_for``: never expires).
         return 0
     return renewal_amount(plan, wallet, now)
 

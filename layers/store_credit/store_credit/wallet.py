@@ -465,6 +465,13 @@ class ExpiringNotice:
     lot_id: str
     remaining: int
     expires_at: int
+    returned_seq: int = 0  # the lot's: tells a notice of credit that came back from the first one
+
+    @property
+    def key(self) -> str:
+        """The lot's notice, the same however often the job retries it; credit returned into
+        the lot after it was announced (or spent to zero) is announced again under another key."""
+        return f"{self.lot_id}/{self.returned_seq}" if self.returned_seq else self.lot_id
 
 
 @dataclass(frozen=True)
@@ -532,7 +539,7 @@ def settle_due(wallet: Wallet, *, now: int) -> DueWork:
                 entries.append(change.entry)
         elif lot.expires_at - window <= now and not lot.expiring_notified:
             current = replace(current, lots={**current.lots, lot.lot_id: replace(lot, expiring_notified=True)})
-            notices.append(ExpiringNotice(lot.lot_id, lot.remaining, lot.expires_at))
+            notices.append(ExpiringNotice(lot.lot_id, lot.remaining, lot.expires_at, lot.returned_seq))
     if not released and not entries and not notices:
         return DueWork(wallet, wallet, (), (), ())
     # One write, whatever it settled: the version moves on by one from the one read.

@@ -77,18 +77,48 @@ def _write_change(
     )
 
 
+def default_expiry_over(settings: Settings, issued_at: int) -> bool:
+    """Whether the merchant's default expiry is a fixed date already over: in the future when
+    the merchant set it (``PUT /v1/settings`` refuses a past one), it has passed since."""
+    chosen = settings.default_expiry
+    return bool(chosen and chosen.on and end_of_local_day(chosen.on, settings.timezone) <= issued_at)
+
+
 def expiry_for(spec: ExpirySpec | None, settings: Settings, issued_at: int) -> int | None:
+    """When credit issued now expires: ``spec``, else the merchant's default, else never. A
+    request that relies on a default whose date is over is refused on that setting (a 422 the
+    caller can act on: send ``expires``, or change the setting), not on a field it never sent."""
+    if spec is None and default_expiry_over(settings, issued_at):
+        on = settings.default_expiry.on if settings.default_expiry else None
+        raise InvalidInput.on(
+            "settings.default_expiry.on",
+            f"the merchant's default expiry {on} has already ended in {settings.timezone}: "
+            "send `expires`, or change `default_expiry` with PUT /v1/settings",
+        )
     chosen = spec if spec is not None else settings.default_expiry
     if chosen is None:
         return None
     return resolve_expiry(chosen.never, chosen.days, chosen.on, issued_at=issued_at, tz_name=settings.timezone)
 
 
-def expiry_date_over(spec: ExpirySpec | None, settings: Settings, issued_at: int) -> bool:
-    """Whether the expiry credit issued now would take (``spec``, else the merchant's default)
-    is a fixed date already over: valid when it was set, it has passed since."""
-    chosen = spec if spec is not None else settings.default_expiry
-    return bool(chosen and chosen.on and end_of_local_day(chosen.on, settings.timezone) <= issued_at)
+def owed_expiry_for(spec: ExpirySpec | None, settings: Settings, issued_at: int) -> int | None:
+    """``expiry_for`` for credit the service issues with no caller to answer (order events,
+    renewal grants, import rows already accepted): a default whose date is over counts as no
+    default, so the credit never expires. Refused, a refund or a reward would be lost (order
+    systems do not retry a 422) and a renewal period passed over for good."""
+    if spec is None and default_expiry_over(settings, issued_at):
+        from store_credit.observability import logger  # not at import: Powertools loads boto3
+
+        on = settings.default_expiry.on if settings.default_expiry else None
+        logger.warning("default expiry over: credit issued without one", extra={"default_expiry_on": str(on)})
+        return None
+    return expiry_for(spec, settings, issued_at)
+
+
+def expiry_date_over(spec: ExpirySpec, settings: Settings, issued_at: int) -> bool:
+    """Whether ``spec`` (a rule's or a plan's own expiry) is a fixed date already over: valid
+    when it was set, it has passed since."""
+    return bool(spec.on and end_of_local_day(spec.on, settings.timezone) <= issued_at)
 
 
 def issue(

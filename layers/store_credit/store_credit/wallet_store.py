@@ -150,6 +150,8 @@ def _lot_to_item(lot: Lot) -> dict[str, Any]:
         item["e"] = _n(-lot.expires_at if lot.expiring_notified else lot.expires_at)
     if lot.valid_from is not None:
         item["v"] = _n(lot.valid_from)
+    if lot.returned_seq:
+        item["b"] = _n(lot.returned_seq)
     if lot.restrictions.product_ids:
         item["rp"] = {"L": [{"S": p} for p in lot.restrictions.product_ids]}
     if lot.restrictions.categories:
@@ -169,6 +171,7 @@ def _lot_from_item(lot_id: str, raw: dict[str, Any]) -> Lot:
         held=int(m["h"]["N"]) if "h" in m else 0,
         expires_at=abs(expires) if expires is not None else None,
         valid_from=int(m["v"]["N"]) if "v" in m else None,
+        returned_seq=int(m["b"]["N"]) if "b" in m else 0,
         restrictions=Restrictions(
             product_ids=tuple(p["S"] for p in m.get("rp", {}).get("L", [])),
             categories=tuple(c["S"] for c in m.get("rc", {}).get("L", [])),
