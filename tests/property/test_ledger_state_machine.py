@@ -69,15 +69,22 @@ class OrderModel:
     refunded_original: int = 0
     refunded_store_credit: int = 0
     waiting: int = 0  # of refunded_store_credit, the part a hold still pays for: issued at capture
+    refund_seen: bool = False  # a refund was accepted: the card's total was charged
     lowest: int | None = None
 
     def returned_beyond_refunds(self, refunded_original: int) -> int:
         """What a lower total returned that the card refunds' share of the credit does not cover."""
         if self.spent == 0 or self.lowest is None:
             return 0
-        gross = (self.total if self.paid else 0) + self.spent
-        proportional = (2 * refunded_original * self.spent + gross) // (2 * gross)
+        proportional = (2 * refunded_original * self.spent + self.gross) // (2 * self.gross)
         return max(0, min(self.spent, self.spent - self.lowest) - proportional)
+
+    @property
+    def gross(self) -> int:
+        """The order's value: the credit spent, and the card's total once it was charged, which
+        the payment says, or a refund that overtook it (nothing is refunded that was not
+        charged): a cancel then returns the same whether the payment came before it or not."""
+        return (self.total if self.paid or self.refund_seen else 0) + self.spent
 
     def refund_as_credit(self, cents: int, *, held: bool) -> int:
         """Record a refund as store credit; what is issued now. Before the payment, the part
@@ -107,9 +114,7 @@ class OrderModel:
         alone, so an ignored event (a payment after the cancel) changes nothing."""
         if self.spent == 0:
             return 0
-        # The order's value: the card was charged only if it was paid (an order cancelled before
-        # payment was worth the credit captured at apply, and refunds already given count against it)
-        gross = (self.total if self.paid else 0) + self.spent
+        gross = self.gross
         proportional = (2 * self.refunded_original * self.spent + gross) // (2 * gross)
         excess = max(0, self.spent - self.lowest) if self.lowest is not None else 0
         while_open = min(self.spent, max(proportional, excess))
@@ -444,6 +449,7 @@ class LedgerMachine(RuleBasedStateMachine):
             beyond = order.returned_beyond_refunds(order.refunded_original + (cents if kind == "original" else 0))
             if refunded + cents + beyond > order.total + (order.spent if order.paid else reserved):
                 return 422
+            order.refund_seen = True
             if kind == "original":
                 order.refunded_original += cents
             else:
