@@ -21,7 +21,7 @@ from store_credit.codes import code_of
 from store_credit.errors import BadWebhookSignature, CheckoutConflict, IdempotentReplay, InvalidInput, field_errors
 from store_credit.idempotency import ApiResult, guarded_write
 from store_credit.models import ExpirySpec, OrderEvent, OrderIn, Settings
-from store_credit.money import MAX_MINOR, format_minor, money_json, parse_minor
+from store_credit.money import format_minor, money_json, parse_minor
 from store_credit.observability import logger
 from store_credit.orders import (
     MAX_CREDIT_UNITS,
@@ -126,12 +126,6 @@ class _Run:
         self, customer_id: str, amount: int, *, kind: str, reason: str, source: str, expires: ExpirySpec | None
     ) -> str:
         """Issue credit the order owes or gives; the new lot's id."""
-        if expires is not None and expiry_date_over(expires, self.settings, self.now_ms // 1000):
-            # A rule's fixed date, ahead when the merchant set it, has passed (``_earn`` gives no
-            # such reward; kept as a guard). Refusing the event would be a 422 the order system
-            # never retries: the hold would stay uncaptured. So this credit never expires.
-            logger.warning("expiry date already over", extra={"merchant_id": self.merchant_id, "kind": kind})
-            expires = ExpirySpec(never=True)
         edits = self.wallet(customer_id)
         entry = edits.apply(
             issue_credit(
@@ -435,7 +429,7 @@ def _earn(run: _Run, record: OrderRecord, stats: CustomerStats, total: int) -> t
             # rule without one that falls back on a default date now over is still paid.
             logger.warning("reward not given: its expiry date is over", extra={"rule": reward.rule})
             continue
-        if run.wallet(reward.customer_id).after.balance + amount > MAX_MINOR:
+        if not run.wallet(reward.customer_id).after.can_hold(amount):
             # A rule worth more than the wallet can hold (a merchant's typo): refusing the event
             # would be a 422 the order system never re-sends, and the payment would capture
             # nothing. The order earns this reward no more; the rest of the event goes through.

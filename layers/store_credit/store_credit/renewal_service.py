@@ -15,7 +15,7 @@ from store_credit.clock import iso
 from store_credit.errors import NotFound, WalletFull, WriteConflict
 from store_credit.idempotency import ApiResult, backoff, guarded_write
 from store_credit.models import ExpirySpec, RenewalPlanRequest, Settings
-from store_credit.money import MAX_MINOR, money_json
+from store_credit.money import money_json
 from store_credit.observability import logger
 from store_credit.renewal import (
     RenewalPlan,
@@ -164,7 +164,7 @@ def renew(key: dict[str, Any], run: RenewalRun) -> None:
         # No expiry on the plan: the merchant's default expiry, as for any credit issued.
         # A default whose fixed date is over counts as none: the grant never expires.
         expires_at = None if amount == 0 else owed_expiry_for(spec, settings, run.now)
-        if amount > 0 and wallet.balance + amount > MAX_MINOR:
+        if amount > 0 and not wallet.can_hold(amount):
             # Granting it would take the wallet past the largest amount the service holds: the
             # plan stays due (renewed at a run after the balance comes down), and the job goes on
             # to every other plan (of every merchant) instead of failing on this one each run.

@@ -131,6 +131,10 @@ class Wallet:
     def held(self) -> int:
         return sum(lot.held for lot in self.lots.values())
 
+    def can_hold(self, amount: int) -> bool:
+        """Whether ``amount`` more keeps the balance within the largest amount the service holds."""
+        return self.balance + amount <= MAX_MINOR
+
     def available(self, now: int) -> int:
         return sum(lot.spendable(now) for lot in self.lots.values())
 
@@ -243,7 +247,7 @@ def issue_credit(
 ) -> WalletChange:
     if amount <= 0:
         raise InvalidInput.on("amount", "must be greater than zero")
-    if wallet.balance + amount > MAX_MINOR:
+    if not wallet.can_hold(amount):
         raise InvalidInput.on("amount", "the wallet balance would exceed the largest amount this service holds")
     lot_id = f"lot_{wallet.seq + 1}"  # the seq of the entry that issues it: unique in the wallet
     lot = Lot(

@@ -80,8 +80,8 @@ def _write_change(
 def default_expiry_over(settings: Settings, issued_at: int) -> bool:
     """Whether the merchant's default expiry is a fixed date already over: in the future when
     the merchant set it (``PUT /v1/settings`` refuses a past one), it has passed since."""
-    chosen = settings.default_expiry
-    return bool(chosen and chosen.on and end_of_local_day(chosen.on, settings.timezone) <= issued_at)
+    default = settings.default_expiry
+    return default is not None and expiry_date_over(default, settings, issued_at)
 
 
 def expiry_for(spec: ExpirySpec | None, settings: Settings, issued_at: int) -> int | None:
